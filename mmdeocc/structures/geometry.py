@@ -1,0 +1,117 @@
+"""Crop geometry shared by training (surrogate occlusion) and inference.
+
+METHOD 1.3: an instance with modal box ``(x, y, w, h)`` is cropped in a square
+centred on the box centre with side
+``max(sqrt(w * h * enlarge_box), min_side_ratio * w, min_side_ratio * h)``.
+"""
+from typing import Union
+
+import numpy as np
+import torch
+
+ArrayLike = Union[np.ndarray, torch.Tensor]
+
+DEFAULT_ENLARGE_BOX = 3.0
+DEFAULT_MIN_SIDE_RATIO = 1.1
+
+
+def mask_to_bbox(mask: np.ndarray) -> np.ndarray:
+    """Tight ``xywh`` box of a binary mask (inclusive pixel extent).
+
+    Args:
+        mask (np.ndarray): ``(H, W)`` binary mask.
+
+    Returns:
+        np.ndarray: ``float32`` array ``[x, y, w, h]``; all zeros for an
+        empty mask.
+    """
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    if ys.size == 0:
+        return np.zeros(4, dtype=np.float32)
+    return np.array([xs[0], ys[0], xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1],
+                    dtype=np.float32)
+
+
+def masks_to_bboxes(masks: torch.Tensor) -> torch.Tensor:
+    """Tight ``xywh`` boxes of a stack of binary masks (vectorised).
+
+    Args:
+        masks (torch.Tensor): ``(N, H, W)`` bool/uint8 masks.
+
+    Returns:
+        torch.Tensor: ``(N, 4)`` float32 ``[x, y, w, h]``; zeros for empty
+        masks.
+    """
+    n, h, w = masks.shape
+    if n == 0:
+        return masks.new_zeros((0, 4), dtype=torch.float32)
+    rows = masks.any(dim=2)
+    cols = masks.any(dim=1)
+    ar_h = torch.arange(h, device=masks.device)
+    ar_w = torch.arange(w, device=masks.device)
+    big = max(h, w) + 1
+    y0 = torch.where(rows, ar_h, big).amin(dim=1)
+    y1 = torch.where(rows, ar_h, -1).amax(dim=1)
+    x0 = torch.where(cols, ar_w, big).amin(dim=1)
+    x1 = torch.where(cols, ar_w, -1).amax(dim=1)
+    boxes = torch.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], dim=1).float()
+    empty = ~rows.any(dim=1)
+    boxes[empty] = 0
+    return boxes
+
+
+def square_crop_boxes(bboxes: ArrayLike,
+                      enlarge_box: float = DEFAULT_ENLARGE_BOX,
+                      min_side_ratio: float = DEFAULT_MIN_SIDE_RATIO
+                      ) -> ArrayLike:
+    """Square crop boxes of METHOD 1.3 (float, not rounded).
+
+    Args:
+        bboxes (np.ndarray | torch.Tensor): ``(N, 4)`` modal boxes ``xywh``.
+        enlarge_box (float): Area enlargement factor (3 in the reference).
+        min_side_ratio (float): The side is at least this times the box
+            width and height (1.1 for evaluation, 1.5 in the demos).
+
+    Returns:
+        np.ndarray | torch.Tensor: ``(N, 3)`` ``[cx, cy, side]`` in the type
+        of the input.
+    """
+    lib = torch if isinstance(bboxes, torch.Tensor) else np
+    x, y, w, h = (bboxes[:, k] for k in range(4))
+    cx = x + w / 2.0
+    cy = y + h / 2.0
+    side = lib.maximum(
+        lib.maximum(lib.sqrt(w * h * enlarge_box), w * min_side_ratio),
+        h * min_side_ratio)
+    return lib.stack([cx, cy, side], 1)
+
+
+def integer_crop_boxes(bboxes: ArrayLike,
+                       enlarge_box: float = DEFAULT_ENLARGE_BOX,
+                       min_side_ratio: float = DEFAULT_MIN_SIDE_RATIO
+                       ) -> ArrayLike:
+    """Integer square crop windows ``[x0, y0, side]`` (METHOD 1.3).
+
+    ``side = int(side)`` (at least 1) and ``x0 = int(cx - side / 2)``
+    (truncation toward zero, as the reference), likewise ``y0``. Every entry
+    point (training transform, inference core, baselines) uses this.
+
+    Args:
+        bboxes (np.ndarray | torch.Tensor): ``(N, 4)`` modal boxes ``xywh``.
+        enlarge_box (float): Area enlargement factor.
+        min_side_ratio (float): Minimum side relative to width and height.
+
+    Returns:
+        np.ndarray | torch.Tensor: ``(N, 3)`` int64 ``[x0, y0, side]``.
+    """
+    sq = square_crop_boxes(bboxes, enlarge_box, min_side_ratio)
+    if isinstance(sq, torch.Tensor):
+        side = sq[:, 2].long().clamp(min=1)
+        x0 = (sq[:, 0] - side / 2.0).long()
+        y0 = (sq[:, 1] - side / 2.0).long()
+        return torch.stack([x0, y0, side], 1)
+    side = np.maximum(sq[:, 2].astype(np.int64), 1)
+    x0 = (sq[:, 0] - side / 2.0).astype(np.int64)
+    y0 = (sq[:, 1] - side / 2.0).astype(np.int64)
+    return np.stack([x0, y0, side], 1)
