@@ -1,1 +1,8 @@
-"""Package."""
+"""Utilities: safe (weights-only) checkpoint loading."""
+from .checkpoint import (SAFE_GLOBALS, UnsafeCheckpointError,
+                         register_safe_checkpoint_loader, safe_torch_load)
+
+__all__ = [
+    'SAFE_GLOBALS', 'UnsafeCheckpointError',
+    'register_safe_checkpoint_loader', 'safe_torch_load'
+]

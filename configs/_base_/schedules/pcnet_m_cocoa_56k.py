@@ -1,0 +1,15 @@
+# COCOA schedule of the reference (METHOD 1.6): 56k iterations, SGD lr 1e-3,
+# x0.1 at 32k and 48k, momentum 0.9, weight decay 1e-4, no warm-up.
+# Effective batch 256 = 32 per GPU x 8 GPUs (see auto_scale_lr).
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=56000, val_interval=0)
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=1e-4))
+param_scheduler = [
+    dict(
+        type='MultiStepLR',
+        by_epoch=False,
+        milestones=[32000, 48000],
+        gamma=0.1)
+]
+auto_scale_lr = dict(enable=False, base_batch_size=256)

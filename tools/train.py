@@ -1,0 +1,109 @@
+"""Train a model (PCNet-M, PCNet-C, or an MMDetection model) from a config.
+
+Examples::
+
+    python tools/train.py configs/pcnet_m_coco128_cpu.py
+    python tools/train.py configs/pcnet_m_kins.py --work-dir work_dirs/kins --amp
+    python tools/train.py configs/pcnet_m_kins.py --resume          # latest
+    bash tools/dist_train.sh configs/pcnet_m_kins.py 8              # 8 GPUs
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parse command-line arguments.
+
+    Args:
+        argv (list[str], optional): Arguments; ``sys.argv[1:]`` if None.
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(
+        description='Train a de-occlusion (or detection) model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        '--work-dir', help='the dir to save logs and checkpoints '
+        '(default: ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='enable automatic mixed precision training')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from the given checkpoint; without a path, resume from '
+        'the latest checkpoint in the work dir')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value pairs, e.g. '
+        'train_cfg.max_iters=100')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher (tools/dist_train.sh sets pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    """Load the config and apply the command-line overrides.
+
+    Args:
+        args (argparse.Namespace): Parsed arguments of :func:`parse_args`.
+
+    Returns:
+        Config: The config to build the Runner from.
+    """
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config file {args.config} does not exist')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if optim_wrapper == 'AmpOptimWrapper':
+            print_log('AMP training is already enabled in the config.',
+                      logger='current', level=logging.WARNING)
+        else:
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    return cfg
+
+
+def main(argv=None) -> None:
+    """Build a Runner from the config and train."""
+    args = parse_args(argv)
+    cfg = build_config(args)
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
