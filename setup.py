@@ -36,6 +36,7 @@ setup(
         'mmcv>=2.0.0,<2.2.0',
         'mmdet>=3.0.0,<3.4.0',
         'numpy',
+        'pillow',
         'pycocotools',
         'tqdm',
     ],

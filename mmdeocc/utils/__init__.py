@@ -1,8 +1,9 @@
 """Utilities: safe (weights-only) checkpoint loading."""
-from .checkpoint import (SAFE_GLOBALS, UnsafeCheckpointError,
+from .checkpoint import (SAFE_GLOBALS, CorruptCheckpointError,
+                         UnsafeCheckpointError,
                          register_safe_checkpoint_loader, safe_torch_load)
 
 __all__ = [
-    'SAFE_GLOBALS', 'UnsafeCheckpointError',
+    'SAFE_GLOBALS', 'CorruptCheckpointError', 'UnsafeCheckpointError',
     'register_safe_checkpoint_loader', 'safe_torch_load'
 ]

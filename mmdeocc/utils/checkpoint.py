@@ -22,6 +22,10 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint contains a pickled object outside the allow-list."""
 
 
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file is truncated or is not a torch checkpoint."""
+
+
 def _numpy_safe_globals() -> List[Any]:
     """Numpy callables/types that plain numpy arrays and scalars pickle to."""
     found: List[Any] = [np.ndarray, np.dtype]
@@ -95,6 +99,7 @@ def safe_torch_load(filename: str,
         UnsafeCheckpointError: If the file pickles an object that is not a
             tensor, a container, a numpy array/scalar or an mmengine
             ``HistoryBuffer``.
+        CorruptCheckpointError: If the file is not a readable checkpoint.
     """
     filename = osp.expanduser(str(filename))
     if not osp.isfile(filename):
@@ -104,9 +109,14 @@ def safe_torch_load(filename: str,
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        match = re.search(r'Unsupported global: GLOBAL ([\w.]+)',
-                          str(err))
-        what = match.group(1) if match else 'an object outside the allow-list'
+        match = re.search(r'Unsupported global: GLOBAL ([\w.]+)', str(err))
+        if match is None and 'not an allowed attribute access' not in str(
+                err):
+            raise CorruptCheckpointError(
+                f'cannot read checkpoint {filename}: it is not a valid '
+                f'torch checkpoint ({str(err).splitlines()[-1][:200]})'
+            ) from None
+        what = match.group(1) if match else 'getattr'
         raise UnsafeCheckpointError(
             f'refusing to load checkpoint {filename}: it contains the pickled '
             f'object "{what}", which weights-only loading does not allow. '
@@ -114,6 +124,10 @@ def safe_torch_load(filename: str,
             'and mmengine HistoryBuffer only. If you trust the file, '
             're-save its state_dict with torch.save(...) from a trusted '
             'session.') from None
+    except (RuntimeError, EOFError, ValueError) as err:
+        raise CorruptCheckpointError(
+            f'cannot read checkpoint {filename}: the file is truncated or '
+            f'not a torch checkpoint ({err})') from None
 
 
 def _load_from_local(filename: str, map_location: Optional[Any]) -> Any:

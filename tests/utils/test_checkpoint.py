@@ -125,3 +125,12 @@ def test_numpy_and_plain_containers_load(tmp_path):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         safe_torch_load(str(tmp_path / 'nope.pth'))
+
+
+@pytest.mark.parametrize('payload', [b'not a checkpoint', b''])
+def test_corrupt_file_is_not_called_unsafe(tmp_path, payload):
+    from mmdeocc.utils import CorruptCheckpointError
+    path = tmp_path / 'broken.pth'
+    path.write_bytes(payload)
+    with pytest.raises(CorruptCheckpointError, match='broken.pth'):
+        safe_torch_load(str(path))
