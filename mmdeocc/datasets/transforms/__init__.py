@@ -1,1 +1,12 @@
-"""Package."""
+"""Transforms: surrogate occlusion (PCNet training samples) and packing."""
+from .crop import (crop_resize_nearest, foreground_box, integer_window,
+                   shifted_overlap, translate)
+from .formatting import PackPCNetInputs
+from .surrogate_occlusion import SurrogateOcclusion
+from .supervised_amodal import SupervisedAmodalSample
+
+__all__ = [
+    'SurrogateOcclusion', 'SupervisedAmodalSample', 'PackPCNetInputs',
+    'crop_resize_nearest', 'integer_window', 'translate', 'shifted_overlap',
+    'foreground_box'
+]

@@ -1,0 +1,494 @@
+"""Helpers shared by the annotation readers (KINS, COCOA, COCO, amodal COCO).
+
+Every reader returns ``(records, categories)`` where ``records`` is a list of
+canonical image records (``docs/design.md``)::
+
+    dict(img_id, img_path, file_name, height, width,
+         instances=[dict(ann_id, category_id, bbox_label, modal_mask,
+                         modal_bbox, amodal_mask, amodal_bbox, is_stuff,
+                         ignore_flag, recoverable), ...],
+         gt_order=None or N x N list of lists of int)
+
+Extra instance key (beyond the design contract): ``recoverable`` (bool) is
+False when the modal (visible) mask is empty, i.e. a fully occluded object
+that cannot be recovered from modal masks (its ``modal_bbox`` is all zeros).
+
+Masks are stored as compressed COCO RLE dicts with ``str`` counts. Boxes are
+the *tight pixel extent* of the decoded mask (``pycocotools.mask.toBbox``,
+identical to :func:`mmdeocc.structures.mask_to_bbox`), not the annotated box,
+so training and inference crop with the same boxes.
+
+Images without instances are kept (records with ``instances=[]``; their
+number is logged); image-level datasets drop them with
+``filter_cfg=dict(filter_empty_gt=True)``.
+
+Invalid annotations (polygons with fewer than 3 points, undecodable
+segmentations, empty masks, zero-area annotated boxes) are either skipped and
+counted (``on_invalid='skip'``, the default; one warning per file lists the
+counts and the first offenders) or raise :class:`InvalidAnnotationError`
+(``on_invalid='raise'``). Structural problems (wrong file format, missing
+fields, unknown category ids, unknown image ids) always raise.
+"""
+import json
+import logging
+import os.path as osp
+from collections import Counter
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pycocotools.mask as mask_utils
+from mmengine.logging import print_log
+
+from mmdeocc.structures import SegmentationError, encode_rle
+
+RLE = Dict[str, Any]
+Record = Dict[str, Any]
+
+ON_INVALID_CHOICES = ('skip', 'raise')
+
+
+class AnnotationFormatError(ValueError):
+    """The file is not in the expected format (missing or unexpected fields,
+    unknown category or image ids)."""
+
+
+class InvalidAnnotationError(ValueError):
+    """One annotation has an invalid value (malformed polygon, empty mask,
+    zero-area box) and ``on_invalid='raise'`` was requested."""
+
+
+def load_json(path: str) -> Dict[str, Any]:
+    """Read a JSON annotation file with clear errors.
+
+    Args:
+        path (str): Path of the file.
+
+    Returns:
+        dict: The parsed top-level object.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        AnnotationFormatError: If it is not valid JSON or not a JSON object.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'annotation file not found: {path}')
+    try:
+        with open(path, 'r') as f:
+            data = json.load(f)
+    except json.JSONDecodeError as err:
+        raise AnnotationFormatError(f'{path}: not valid JSON ({err})') from err
+    if not isinstance(data, dict):
+        raise AnnotationFormatError(
+            f'{path}: expected a JSON object at the top level, got '
+            f'{type(data).__name__}')
+    return data
+
+
+def require_keys(obj: Dict[str, Any], keys: Iterable[str], where: str) -> None:
+    """Raise :class:`AnnotationFormatError` naming the first missing key.
+
+    Args:
+        obj (dict): The JSON object to check.
+        keys (Iterable[str]): Required keys.
+        where (str): Location for the message (file, entry id).
+    """
+    if not isinstance(obj, dict):
+        raise AnnotationFormatError(
+            f'{where}: expected a JSON object, got {type(obj).__name__}')
+    for key in keys:
+        if key not in obj:
+            raise AnnotationFormatError(
+                f'{where}: missing field "{key}" (fields present: '
+                f'{sorted(obj)})')
+
+
+def check_on_invalid(on_invalid: str) -> None:
+    """Validate the ``on_invalid`` argument of a reader."""
+    if on_invalid not in ON_INVALID_CHOICES:
+        raise ValueError(f'on_invalid must be one of {ON_INVALID_CHOICES}, '
+                         f'got {on_invalid!r}')
+
+
+def index_images(data: Dict[str, Any], path: str) -> Dict[int, Dict]:
+    """Map image id to image entry, validating the required image fields.
+
+    LVIS-style entries without ``file_name`` get it from ``coco_url``
+    (``'train2017/000000391895.jpg'``).
+
+    Args:
+        data (dict): Parsed annotation file with an ``images`` list.
+        path (str): File path for messages.
+
+    Returns:
+        dict: ``{image_id: image entry}`` in file order.
+    """
+    images = {}
+    if not isinstance(data['images'], list):
+        raise AnnotationFormatError(f'{path}: "images" must be a list')
+    for k, img in enumerate(data['images']):
+        if isinstance(img, dict) and 'file_name' not in img and \
+                'coco_url' in img:
+            # LVIS v1 images have no file_name (same rule as mmdet's LVIS)
+            img = dict(img, file_name=img['coco_url'].replace(
+                'http://images.cocodataset.org/', ''))
+        require_keys(img, ('id', 'file_name', 'height', 'width'),
+                     f'{path}: images[{k}]')
+        if img['id'] in images:
+            raise AnnotationFormatError(
+                f'{path}: images[{k}]: duplicate image id {img["id"]}')
+        if int(img['height']) <= 0 or int(img['width']) <= 0:
+            raise AnnotationFormatError(
+                f'{path}: image id {img["id"]}: non-positive size '
+                f'{img["height"]}x{img["width"]}')
+        images[img['id']] = img
+    return images
+
+
+def category_labels(categories: Sequence[Dict[str, Any]],
+                    path: str) -> Dict[int, int]:
+    """Map dataset category ids to 0-based labels (ids sorted ascending).
+
+    This is the label order of MMDetection's ``CocoDataset``.
+
+    Args:
+        categories (Sequence[dict]): The file's ``categories`` list.
+        path (str): File path for messages.
+
+    Returns:
+        dict: ``{category_id: bbox_label}``.
+    """
+    ids = []
+    for k, cat in enumerate(categories):
+        require_keys(cat, ('id', ), f'{path}: categories[{k}]')
+        ids.append(int(cat['id']))
+    if len(set(ids)) != len(ids):
+        raise AnnotationFormatError(f'{path}: duplicate category ids {ids}')
+    return {cid: label for label, cid in enumerate(sorted(ids))}
+
+
+def resolve_category(cat2label: Dict[int, int], category_id: Any,
+                     where: str) -> int:
+    """Return the 0-based label of ``category_id`` or raise naming it."""
+    try:
+        return cat2label[int(category_id)]
+    except (KeyError, TypeError, ValueError):
+        raise AnnotationFormatError(
+            f'{where}: field "category_id" = {category_id!r} is not in the '
+            f'file\'s categories (known ids: {sorted(cat2label)})') from None
+
+
+def segmentation_to_rle(segm: Any, height: int, width: int,
+                        where: str) -> RLE:
+    """Convert a COCO segmentation to one compressed RLE without decoding.
+
+    Accepts the inputs of :func:`mmdeocc.structures.segmentation_to_mask`
+    (polygon lists, a flat polygon, RLE with ``str``/``bytes``/list counts)
+    and applies the same validation, but stays in the RLE domain (merging
+    polygons with pycocotools), which is much cheaper than decoding
+    full-image masks when reading large files.
+
+    Args:
+        segm (list | dict): The segmentation.
+        height (int): Image height.
+        width (int): Image width.
+        where (str): Location for error messages (file, annotation, field).
+
+    Returns:
+        dict: ``{'size': [H, W], 'counts': bytes}``.
+
+    Raises:
+        SegmentationError: For malformed input.
+    """
+    if isinstance(segm, dict):
+        if 'counts' not in segm or 'size' not in segm:
+            raise SegmentationError(
+                f'{where}: RLE needs "counts" and "size", got keys '
+                f'{sorted(segm)}')
+        size = [int(v) for v in segm['size']]
+        if size != [height, width]:
+            raise SegmentationError(
+                f'{where}: RLE size {size} does not match the image size '
+                f'[{height}, {width}]')
+        counts = segm['counts']
+        if isinstance(counts, list):
+            if sum(counts) != height * width:
+                raise SegmentationError(
+                    f'{where}: uncompressed RLE counts sum to {sum(counts)}, '
+                    f'expected {height * width}')
+            return mask_utils.frPyObjects(dict(size=size, counts=counts),
+                                          height, width)
+        if isinstance(counts, str):
+            counts = counts.encode('ascii')
+        if not isinstance(counts, bytes):
+            raise SegmentationError(
+                f'{where}: RLE counts must be str, bytes or a list, got '
+                f'{type(counts).__name__}')
+        return dict(size=size, counts=counts)
+    if isinstance(segm, (list, tuple)):
+        polys = list(segm)
+        if polys and not isinstance(polys[0], (list, tuple)):
+            polys = [polys]  # a single flat polygon (COCOA regions)
+        if not polys:
+            raise SegmentationError(f'{where}: empty polygon list')
+        for k, poly in enumerate(polys):
+            if not isinstance(poly, (list, tuple)):
+                raise SegmentationError(
+                    f'{where}: polygon {k} is a {type(poly).__name__}, '
+                    'expected a list of coordinates')
+            if len(poly) % 2 != 0:
+                raise SegmentationError(
+                    f'{where}: polygon {k} has an odd number of coordinates '
+                    f'({len(poly)})')
+            if len(poly) < 6:
+                raise SegmentationError(
+                    f'{where}: polygon {k} has {len(poly) // 2} points; at '
+                    'least 3 are needed')
+        polys = [[float(v) for v in p] for p in polys]
+        rles = mask_utils.frPyObjects(polys, height, width)
+        return mask_utils.merge(rles)
+    raise SegmentationError(
+        f'{where}: expected polygons (list) or RLE (dict), got '
+        f'{type(segm).__name__}')
+
+
+def rle_to_json(rle: RLE) -> RLE:
+    """Return a JSON-ready copy of an RLE (``counts`` as ``str``)."""
+    counts = rle['counts']
+    if isinstance(counts, bytes):
+        counts = counts.decode('ascii')
+    return dict(size=[int(v) for v in rle['size']], counts=counts)
+
+
+def _bytes_rle(rle: RLE) -> RLE:
+    counts = rle['counts']
+    if isinstance(counts, str):
+        counts = counts.encode('ascii')
+    return dict(size=list(rle['size']), counts=counts)
+
+
+def rle_area(rle: RLE) -> int:
+    """Number of foreground pixels of an RLE."""
+    return int(mask_utils.area(_bytes_rle(rle)))
+
+
+def rle_bbox(rle: RLE) -> List[float]:
+    """Tight ``xywh`` pixel extent of an RLE (zeros when empty)."""
+    return [float(v) for v in mask_utils.toBbox(_bytes_rle(rle))]
+
+
+def rle_intersection_area(rle_a: RLE, rle_b: RLE) -> int:
+    """Number of pixels in both masks (computed on the RLEs)."""
+    merged = mask_utils.merge([_bytes_rle(rle_a), _bytes_rle(rle_b)],
+                              intersect=True)
+    return int(mask_utils.area(merged))
+
+
+def empty_rle(height: int, width: int) -> RLE:
+    """The compressed RLE of an all-zero ``height x width`` mask."""
+    return encode_rle(np.zeros((height, width), np.uint8))
+
+
+def box_has_area(box: Any) -> bool:
+    """Whether an annotated ``xywh`` box has positive width and height."""
+    try:
+        return len(box) == 4 and float(box[2]) > 0 and float(box[3]) > 0
+    except (TypeError, ValueError):
+        return False
+
+
+class SkipLog:
+    """Collects skipped annotations of one file and reports them once.
+
+    Args:
+        path (str): The annotation file.
+        on_invalid (str): ``'skip'`` (count and log) or ``'raise'``.
+        max_examples (int): Number of offenders quoted in the log.
+    """
+
+    def __init__(self, path: str, on_invalid: str = 'skip',
+                 max_examples: int = 5) -> None:
+        check_on_invalid(on_invalid)
+        self.path = path
+        self.on_invalid = on_invalid
+        self.max_examples = max_examples
+        self.counts: Counter = Counter()
+        self.examples: List[str] = []
+        self.notes: Counter = Counter()
+
+    def invalid(self, reason: str, message: str) -> None:
+        """Record (or raise for) an invalid annotation.
+
+        Args:
+            reason (str): Short category used for counting.
+            message (str): Full message naming file, annotation and field.
+        """
+        if self.on_invalid == 'raise':
+            raise InvalidAnnotationError(message)
+        self.counts[reason] += 1
+        if len(self.examples) < self.max_examples:
+            self.examples.append(message)
+
+    def note(self, what: str, count: int = 1) -> None:
+        """Count a documented, expected event (e.g. crowd annotations)."""
+        self.notes[what] += count
+
+    @property
+    def num_skipped(self) -> int:
+        """Total number of skipped invalid annotations."""
+        return sum(self.counts.values())
+
+    def report(self) -> None:
+        """Log the counts through mmengine's current logger."""
+        if self.notes:
+            notes = ', '.join(f'{v} {k}'
+                              for k, v in sorted(self.notes.items()))
+            print_log(f'{self.path}: {notes}', logger='current',
+                      level=logging.INFO)
+        if self.counts:
+            counts = ', '.join(f'{v} x {k}'
+                               for k, v in sorted(self.counts.items()))
+            examples = '\n  '.join(self.examples)
+            print_log(
+                f'{self.path}: skipped {self.num_skipped} invalid '
+                f'annotation(s) ({counts}). First ones:\n  {examples}',
+                logger='current',
+                level=logging.WARNING)
+
+
+def make_instance(ann_id: int,
+                  category_id: int,
+                  bbox_label: int,
+                  modal_rle: RLE,
+                  amodal_rle: Optional[RLE] = None,
+                  is_stuff: bool = False,
+                  ignore_flag: int = 0,
+                  **extra: Any) -> Dict[str, Any]:
+    """Build one canonical instance dict from RLEs (boxes from the masks).
+
+    Args:
+        ann_id (int): Annotation id (unique within the file).
+        category_id (int): The dataset's own category id.
+        bbox_label (int): 0-based label.
+        modal_rle (dict): Modal (visible) mask RLE; may be empty.
+        amodal_rle (dict, optional): Amodal mask RLE or None.
+        is_stuff (bool): COCOA stuff region.
+        ignore_flag (int): 1 to ignore in training/evaluation.
+        **extra: Additional keys copied into the dict.
+
+    Returns:
+        dict: The canonical instance.
+    """
+    modal_area = rle_area(modal_rle)
+    inst = dict(
+        ann_id=int(ann_id),
+        category_id=int(category_id),
+        bbox_label=int(bbox_label),
+        modal_mask=rle_to_json(modal_rle),
+        modal_bbox=rle_bbox(modal_rle) if modal_area else [0.0] * 4,
+        amodal_mask=None if amodal_rle is None else rle_to_json(amodal_rle),
+        amodal_bbox=None if amodal_rle is None else rle_bbox(amodal_rle),
+        is_stuff=bool(is_stuff),
+        ignore_flag=int(ignore_flag),
+        recoverable=modal_area > 0)
+    inst.update(extra)
+    return inst
+
+
+def make_record(img: Dict[str, Any], instances: List[Dict[str, Any]],
+                gt_order: Optional[np.ndarray],
+                img_prefix: str = '') -> Record:
+    """Build one canonical image record.
+
+    Args:
+        img (dict): The COCO image entry.
+        instances (list[dict]): Canonical instances.
+        gt_order (np.ndarray, optional): ``(N, N)`` annotated order.
+        img_prefix (str): Directory joined before ``file_name``.
+
+    Returns:
+        dict: The canonical record.
+    """
+    file_name = img['file_name']
+    return dict(
+        img_id=int(img['id']),
+        img_path=osp.join(img_prefix, file_name) if img_prefix else file_name,
+        file_name=file_name,
+        height=int(img['height']),
+        width=int(img['width']),
+        instances=instances,
+        gt_order=None if gt_order is None else
+        np.asarray(gt_order, dtype=np.int8).tolist())
+
+
+def order_from_edges(num: int, edges: Iterable[Tuple[int, int]],
+                     where: str) -> Tuple[np.ndarray, int]:
+    """Antisymmetric order matrix from ``(occluder, occludee)`` index pairs.
+
+    Contradicting edges (both ``(i, j)`` and ``(j, i)``) leave the pair at 0.
+
+    Args:
+        num (int): Number of instances.
+        edges (Iterable[tuple[int, int]]): 0-based index pairs.
+        where (str): Location for error messages.
+
+    Returns:
+        tuple[np.ndarray, int]: ``(N, N)`` int8 matrix with ``+1`` at
+        ``[occluder, occludee]`` and the number of contradicting pairs.
+    """
+    order = np.zeros((num, num), dtype=np.int8)
+    conflicts = 0
+    for front, back in edges:
+        if front == back:
+            raise AnnotationFormatError(
+                f'{where}: an object cannot occlude itself ({front})')
+        if order[front, back] == -1:
+            order[front, back] = order[back, front] = 0
+            conflicts += 1
+            continue
+        order[front, back] = 1
+        order[back, front] = -1
+    return order, conflicts
+
+
+def order_from_ranks(ranks: Sequence[float], amodal_rles: Sequence[RLE],
+                     groups: Optional[Sequence[Any]] = None) -> np.ndarray:
+    """Order matrix from depth ranks (smaller rank = nearer).
+
+    A pair gets a relation only if its amodal masks intersect (objects that
+    do not overlap cannot occlude each other), both ranks differ, and (when
+    ``groups`` is given) both belong to the same group (occlusion cluster).
+
+    Args:
+        ranks (Sequence[float]): Depth rank per instance.
+        amodal_rles (Sequence[dict]): Amodal RLE per instance.
+        groups (Sequence, optional): Cluster id per instance.
+
+    Returns:
+        np.ndarray: ``(N, N)`` int8 order matrix.
+    """
+    num = len(ranks)
+    order = np.zeros((num, num), dtype=np.int8)
+    for i in range(num):
+        for j in range(i + 1, num):
+            if groups is not None and groups[i] != groups[j]:
+                continue
+            if ranks[i] == ranks[j]:
+                continue
+            if rle_intersection_area(amodal_rles[i], amodal_rles[j]) == 0:
+                continue
+            sign = 1 if ranks[i] < ranks[j] else -1
+            order[i, j] = sign
+            order[j, i] = -sign
+    return order
+
+
+def log_empty_images(path: str, records: List[Record]) -> None:
+    """Log how many images have no instances (they are kept)."""
+    num_empty = sum(1 for r in records if not r['instances'])
+    if num_empty:
+        print_log(
+            f'{path}: {num_empty} of {len(records)} image(s) have no valid '
+            'instances (kept; image-level datasets drop them with '
+            'filter_cfg=dict(filter_empty_gt=True))',
+            logger='current',
+            level=logging.INFO)

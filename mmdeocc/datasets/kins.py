@@ -1,0 +1,207 @@
+"""Reader for KINS (amodal KITTI), both public releases (METHOD 5.1).
+
+* Older release (``instances_train.json`` / ``instances_val.json``): per
+  annotation ``segmentation`` = amodal polygons, ``bbox`` = amodal box,
+  ``inmodal_seg`` = modal mask (compressed RLE), ``inmodal_bbox`` = modal box.
+* 2020 release (``update_train_2020.json`` / ``update_test_2020.json``):
+  ``a_segm`` / ``a_bbox`` (amodal), ``i_segm`` / ``i_bbox`` (modal),
+  ``oco_id`` (occlusion cluster id), ``ico_id`` (order inside the cluster).
+
+The release is detected from the annotation fields.
+
+Annotated order (``gt_order``): when every kept instance of an image carries
+``oco_id`` and ``ico_id`` (the 2020 release; the older release is read the
+same way if it has them), instances ``i`` and ``j`` get a relation iff they
+share ``oco_id``, their ``ico_id`` differ and their amodal masks intersect.
+Interpretation (METHOD gives no direction): ``ico_id`` is the depth rank
+inside the cluster, **smaller = nearer**, so ``gt_order[i][j] = +1`` (i
+occludes j) when ``ico_id_i < ico_id_j``. Pass ``ico_smaller_is_nearer=False``
+for the opposite reading. Images whose instances lack these fields get
+``gt_order=None``. (The paper protocol derives the GT order from masks,
+METHOD 4.1; the annotated order is for stricter variants.)
+
+Fully occluded instances (empty modal mask, non-empty amodal mask) are kept
+with ``recoverable=False`` and a zero ``modal_bbox``; they are never given a
+crop from the amodal box.
+"""
+from typing import Any, Dict, List, Optional, Tuple
+
+from mmdeocc.structures import SegmentationError
+from .annotation_utils import (AnnotationFormatError, SkipLog, box_has_area,
+                               category_labels, empty_rle, index_images,
+                               load_json, log_empty_images, make_instance,
+                               make_record, order_from_ranks, require_keys,
+                               resolve_category, rle_area, segmentation_to_rle)
+
+KINS_CLASSES = ('cyclist', 'pedestrian', 'car', 'tram', 'truck', 'van',
+                'misc')
+
+# (amodal segm, amodal box, modal segm, modal box) per release.
+_FIELDS = {
+    'kins2017': ('segmentation', 'bbox', 'inmodal_seg', 'inmodal_bbox'),
+    'kins2020': ('a_segm', 'a_bbox', 'i_segm', 'i_bbox'),
+}
+
+
+def detect_kins_release(data: Dict[str, Any], path: str) -> str:
+    """Tell the KINS release of a parsed file from its annotation fields.
+
+    Args:
+        data (dict): The parsed file.
+        path (str): File path for messages.
+
+    Returns:
+        str: ``'kins2017'`` (older release) or ``'kins2020'``.
+
+    Raises:
+        AnnotationFormatError: If the file is not a KINS file.
+    """
+    require_keys(data, ('images', 'annotations'), path)
+    anns = data['annotations']
+    if not isinstance(anns, list):
+        raise AnnotationFormatError(f'{path}: "annotations" must be a list')
+    if not anns:
+        raise AnnotationFormatError(
+            f'{path}: no annotations; cannot tell the KINS release')
+    first = anns[0]
+    if not isinstance(first, dict):
+        raise AnnotationFormatError(
+            f'{path}: annotations[0] is not a JSON object')
+    where = f'{path}: annotation id {first.get("id", "?")}'
+    if 'regions' in first:
+        raise AnnotationFormatError(
+            f'{where}: unexpected field "regions" (this is a COCOA file, '
+            'use load_cocoa); a KINS file needs "inmodal_seg" (older '
+            'release) or "a_segm"/"i_segm" (2020 release)')
+    if 'a_segm' in first or 'i_segm' in first:
+        release = 'kins2020'
+    elif 'inmodal_seg' in first:
+        release = 'kins2017'
+    else:
+        release = ''
+    if release:
+        require_keys(data, ('categories', ), path)
+        return release
+    raise AnnotationFormatError(
+        f'{where}: missing field "inmodal_seg" (older KINS release) or '
+        f'"a_segm"/"i_segm" (KINS 2020 release); fields present: '
+        f'{sorted(first)}. Plain COCO files are read by load_coco_modal.')
+
+
+def load_kins(path: str,
+              img_prefix: str = '',
+              on_invalid: str = 'skip',
+              ico_smaller_is_nearer: bool = True
+              ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """Read a KINS annotation file (either release) into canonical records.
+
+    Args:
+        path (str): ``instances_{train,val}.json`` or
+            ``update_{train,test}_2020.json``.
+        img_prefix (str): Directory joined before each ``file_name`` to
+            form ``img_path`` (e.g. ``'data/kins/training/image_2'``).
+        on_invalid (str): ``'skip'`` (log a count) or ``'raise'`` for invalid
+            annotations (malformed polygons, empty masks, zero-area boxes).
+        ico_smaller_is_nearer (bool): Direction of ``ico_id`` (see module
+            docstring).
+
+    Returns:
+        tuple[list[dict], list[dict]]: Canonical records (one per image, in
+        file order of ``images``, images without instances included) and
+        the file's ``categories``.
+
+    Raises:
+        FileNotFoundError: Missing file.
+        AnnotationFormatError: Not a KINS file, missing fields, unknown
+            category or image ids.
+        InvalidAnnotationError: Invalid annotation with
+            ``on_invalid='raise'``.
+    """
+    data = load_json(path)
+    release = detect_kins_release(data, path)
+    a_segm_key, a_box_key, i_segm_key, i_box_key = _FIELDS[release]
+    images = index_images(data, path)
+    categories = data['categories']
+    cat2label = category_labels(categories, path)
+    skips = SkipLog(path, on_invalid)
+
+    per_image: Dict[Any, List[Tuple[Dict, Dict, Any, Any]]] = {
+        img_id: []
+        for img_id in images
+    }
+    for k, ann in enumerate(data['annotations']):
+        where = f'{path}: annotation id {ann.get("id", f"#{k}")}' \
+            if isinstance(ann, dict) else f'{path}: annotations[{k}]'
+        require_keys(ann, ('id', 'image_id', 'category_id', a_segm_key,
+                           a_box_key, i_segm_key, i_box_key), where)
+        if ann['image_id'] not in images:
+            raise AnnotationFormatError(
+                f'{where}: field "image_id" = {ann["image_id"]!r} is not in '
+                '"images"')
+        label = resolve_category(cat2label, ann['category_id'], where)
+        if ann.get('iscrowd', 0):
+            skips.note('crowd annotations (iscrowd=1, not instances)')
+            continue
+        img = images[ann['image_id']]
+        h, w = int(img['height']), int(img['width'])
+        parsed = _parse_masks(ann, release, h, w, where, skips)
+        if parsed is None:
+            continue
+        amodal_rle, modal_rle = parsed
+        inst = make_instance(ann['id'], ann['category_id'], label, modal_rle,
+                             amodal_rle)
+        per_image[ann['image_id']].append(
+            (inst, amodal_rle, ann.get('oco_id'), ann.get('ico_id')))
+
+    records = []
+    for img_id, img in images.items():
+        entries = per_image[img_id]
+        instances = [e[0] for e in entries]
+        gt_order = None
+        if entries and all(e[2] is not None and e[3] is not None
+                           for e in entries):
+            ranks = [e[3] if ico_smaller_is_nearer else -e[3]
+                     for e in entries]
+            gt_order = order_from_ranks(ranks, [e[1] for e in entries],
+                                        groups=[e[2] for e in entries])
+        records.append(make_record(img, instances, gt_order, img_prefix))
+    skips.report()
+    log_empty_images(path, records)
+    return records, categories
+
+
+def _parse_masks(ann: Dict[str, Any], release: str, height: int, width: int,
+                 where: str, skips: SkipLog) -> Optional[Tuple[Dict, Dict]]:
+    """Decode the amodal and modal RLEs of one annotation (None = skipped)."""
+    a_segm_key, a_box_key, i_segm_key, i_box_key = _FIELDS[release]
+    try:
+        amodal_rle = segmentation_to_rle(ann[a_segm_key], height, width,
+                                         f'{where}, field "{a_segm_key}"')
+    except SegmentationError as err:
+        skips.invalid('malformed amodal segmentation', str(err))
+        return None
+    if rle_area(amodal_rle) == 0:
+        skips.invalid('empty amodal mask',
+                      f'{where}, field "{a_segm_key}": empty mask')
+        return None
+    if not box_has_area(ann[a_box_key]):
+        skips.invalid(
+            'zero-area amodal box',
+            f'{where}, field "{a_box_key}": zero-area box {ann[a_box_key]}')
+        return None
+    modal_segm = ann[i_segm_key]
+    if modal_segm in ([], None):
+        # A fully occluded object written without a modal segmentation.
+        return amodal_rle, empty_rle(height, width)
+    try:
+        modal_rle = segmentation_to_rle(modal_segm, height, width,
+                                        f'{where}, field "{i_segm_key}"')
+    except SegmentationError as err:
+        skips.invalid('malformed modal segmentation', str(err))
+        return None
+    if rle_area(modal_rle) > 0 and not box_has_area(ann[i_box_key]):
+        skips.invalid(
+            'zero-area modal box',
+            f'{where}, field "{i_box_key}": zero-area box {ann[i_box_key]}')
+        return None
+    return amodal_rle, modal_rle
