@@ -1,2 +1,4 @@
-"""Engine components: hooks and model wrappers."""
+"""Engine components: hooks, model wrappers and optimiser constructors."""
 from .hooks import *  # noqa: F401,F403
+from .model_wrappers import *  # noqa: F401,F403
+from .optim_wrappers import *  # noqa: F401,F403
