@@ -1,0 +1,219 @@
+"""Geometric baselines (METHOD 2.5), same outputs as the PCNet-M paths.
+
+Orderings (only touching pairs get a relation, as for PCNet-M):
+
+* area: the smaller modal area is on top (COCOA); ``larger_on_top=True``
+  gives the KINS variant ('area_large');
+* y-axis: the object whose modal centroid is lower in the image (larger y)
+  is on top;
+* convex: ``growth[i, j] = |hull(modal_i) \\ modal_i  ∩  modal_j|`` and the
+  dual-completion rule (i is occluded by j if it grows more into j).
+  Equal areas / centroids / growths give 0.
+
+Amodal masks:
+
+* raw: amodal = modal;
+* convex: the convex hull of the modal mask;
+* convex^R: the hull restricted to ``modal_i ∪ modal masks of ancestors(i)``
+  under a given order (the paper uses the convex ordering; pass
+  ``order=None`` for that). Unlike the reference evaluation script, a given
+  order is never silently replaced.
+
+Convex hull pixel convention: pixel ``(x, y)`` is the point at its centre
+``(x, y)``; the hull polygon of the centres of the mask's outer-contour
+pixels (``cv2.findContours`` + ``cv2.convexHull``) is rasterised with
+``cv2.fillPoly`` (a pixel is in when its centre is inside or on the
+polygon), and the mask itself is united in so ``hull ⊇ modal`` always.
+"""
+from typing import Optional
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from mmdeocc.structures import masks_to_bboxes
+from .amodal import eraser_members
+from .bitmasks import (DEFAULT_PIXEL_CHUNK, PackedMasks, _as_bool_masks,
+                       enumerate_mask_pixels)
+from .graph import OrderLike
+from .ordering import order_from_growth
+from .pairs import pair_list, touching_pairs
+
+
+def _touch_or_compute(masks: Tensor, touch: Optional[Tensor]) -> Tensor:
+    """The given touch matrix, or the reference touch test."""
+    if touch is None:
+        return touching_pairs(masks)
+    return touch.to(masks.device, torch.bool)
+
+
+def area_order(masks: Tensor,
+               touch: Optional[Tensor] = None,
+               larger_on_top: bool = False) -> Tensor:
+    """Area ordering: the smaller (or larger) touching object is on top.
+
+    Args:
+        masks (Tensor): ``(N, H, W)`` bool modal masks.
+        touch (Tensor, optional): ``(N, N)`` touch matrix (default: the
+            reference touch test).
+        larger_on_top (bool): KINS variant.
+
+    Returns:
+        Tensor: ``(N, N)`` int8 order matrix.
+    """
+    masks = _as_bool_masks(masks)
+    touch = _touch_or_compute(masks, touch)
+    area = masks.flatten(1).sum(1)
+    order = torch.sign(area[None, :] - area[:, None])
+    if larger_on_top:
+        order = -order
+    return (order * touch).to(torch.int8)
+
+
+def yaxis_order(masks: Tensor, touch: Optional[Tensor] = None) -> Tensor:
+    """Y-axis ordering: the touching object with the lower centroid is on top.
+
+    Centroids are compared exactly (``sum_y_i * area_j`` vs
+    ``sum_y_j * area_i`` in integers).
+
+    Args:
+        masks (Tensor): ``(N, H, W)`` bool modal masks.
+        touch (Tensor, optional): ``(N, N)`` touch matrix.
+
+    Returns:
+        Tensor: ``(N, N)`` int8 order matrix.
+    """
+    masks = _as_bool_masks(masks)
+    touch = _touch_or_compute(masks, touch)
+    rows = torch.arange(masks.shape[1], device=masks.device)
+    per_row = masks.sum(2)  # (N, H)
+    area = per_row.sum(1)
+    sum_y = (per_row * rows).sum(1)
+    lhs = sum_y[:, None] * area[None, :]  # cy_i * a_i * a_j
+    rhs = sum_y[None, :] * area[:, None]
+    return (torch.sign(lhs - rhs) * touch).to(torch.int8)
+
+
+def convex_hull_mask(mask: np.ndarray) -> np.ndarray:
+    """Filled convex hull of one binary mask (see the module docstring).
+
+    Args:
+        mask (np.ndarray): ``(H, W)`` bool/uint8 mask.
+
+    Returns:
+        np.ndarray: ``(H, W)`` bool hull, containing ``mask``.
+    """
+    mask_u8 = np.ascontiguousarray(mask, dtype=np.uint8)
+    contours, _ = cv2.findContours(mask_u8, cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    hull = np.zeros_like(mask_u8)
+    if contours:
+        points = np.concatenate([c.reshape(-1, 2) for c in contours])
+        polygon = cv2.convexHull(points)
+        cv2.fillPoly(hull, [polygon.reshape(-1, 2).astype(np.int32)], 1)
+    return (hull > 0) | (mask_u8 > 0)
+
+
+def convex_hulls(masks: Tensor) -> Tensor:
+    """Convex hulls of a stack of masks (computed inside each mask's box).
+
+    Args:
+        masks (Tensor): ``(N, H, W)`` bool masks.
+
+    Returns:
+        Tensor: ``(N, H, W)`` bool hulls on the masks' device.
+    """
+    masks = _as_bool_masks(masks)
+    hulls = torch.zeros_like(masks)
+    boxes = masks_to_bboxes(masks).long().cpu().tolist()
+    for k, (x, y, w, h) in enumerate(boxes):
+        if w == 0:
+            continue
+        patch = masks[k, y:y + h, x:x + w].cpu().numpy()
+        hulls[k, y:y + h, x:x + w] = torch.from_numpy(
+            convex_hull_mask(patch)).to(masks.device)
+    return hulls
+
+
+def convex_order(masks: Tensor,
+                 touch: Optional[Tensor] = None,
+                 hulls: Optional[Tensor] = None,
+                 packed: Optional[PackedMasks] = None,
+                 pixel_chunk: int = DEFAULT_PIXEL_CHUNK) -> Tensor:
+    """Convex ordering: dual rule on the hull growth into each neighbour.
+
+    Args:
+        masks (Tensor): ``(N, H, W)`` bool modal masks.
+        touch (Tensor, optional): ``(N, N)`` touch matrix.
+        hulls (Tensor, optional): Precomputed :func:`convex_hulls`.
+        packed (PackedMasks, optional): Precomputed packed masks.
+        pixel_chunk (int): Pixels per vectorised step.
+
+    Returns:
+        Tensor: ``(N, N)`` int8 order matrix.
+    """
+    masks = _as_bool_masks(masks)
+    n = masks.shape[0]
+    touch = _touch_or_compute(masks, touch)
+    if hulls is None:
+        hulls = convex_hulls(masks)
+    if packed is None:
+        packed = PackedMasks.from_masks(masks, pixel_chunk)
+    growth = torch.zeros((n, n), dtype=torch.long, device=masks.device)
+    for obj, ys, xs in enumerate_mask_pixels(hulls & ~masks, pixel_chunk):
+        growth += packed.pair_counts(obj, ys, xs)
+    pairs = pair_list(touch)
+    values = torch.stack(
+        [growth[pairs[:, 0], pairs[:, 1]], growth[pairs[:, 1], pairs[:, 0]]],
+        1)
+    return order_from_growth(n, pairs, values)
+
+
+def raw_amodal(masks: Tensor) -> Tensor:
+    """Raw baseline: the amodal mask is the modal mask (a copy)."""
+    return _as_bool_masks(masks).clone()
+
+
+def convex_amodal(masks: Tensor) -> Tensor:
+    """Convex baseline: the convex hull of each modal mask."""
+    return convex_hulls(masks)
+
+
+def convexr_amodal(masks: Tensor,
+                   order: Optional[OrderLike] = None,
+                   touch: Optional[Tensor] = None,
+                   hulls: Optional[Tensor] = None,
+                   packed: Optional[PackedMasks] = None,
+                   pixel_chunk: int = DEFAULT_PIXEL_CHUNK) -> Tensor:
+    """Convex^R: the hull restricted to the modal mask and its ancestors.
+
+    Args:
+        masks (Tensor): ``(N, H, W)`` bool modal masks.
+        order (np.ndarray | Tensor, optional): The order to take ancestors
+            from; ``None`` uses :func:`convex_order` (the paper's setting).
+        touch (Tensor, optional): Touch matrix for the convex ordering.
+        hulls (Tensor, optional): Precomputed :func:`convex_hulls`.
+        packed (PackedMasks, optional): Precomputed packed masks.
+        pixel_chunk (int): Pixels per vectorised step.
+
+    Returns:
+        Tensor: ``(N, H, W)`` bool amodal masks.
+    """
+    masks = _as_bool_masks(masks)
+    n = masks.shape[0]
+    if hulls is None:
+        hulls = convex_hulls(masks)
+    if packed is None:
+        packed = PackedMasks.from_masks(masks, pixel_chunk)
+    if order is None:
+        order = convex_order(masks, touch, hulls, packed, pixel_chunk)
+    members = eraser_members(order, 'og').to(masks.device)
+    if n:
+        members |= torch.eye(n, dtype=torch.bool, device=masks.device)
+    selectors = packed.selectors_from_members(members)
+    out = torch.zeros_like(masks)
+    for obj, ys, xs in enumerate_mask_pixels(hulls, pixel_chunk):
+        keep = packed.lookup(ys, xs, selectors[obj])
+        out[obj[keep], ys[keep], xs[keep]] = True
+    return out

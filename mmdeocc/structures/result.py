@@ -1,0 +1,150 @@
+"""The de-occlusion result of one image: order matrix + amodal masks."""
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+import torch
+
+from .masks import decode_rle, encode_rles
+
+ArrayLike = Union[np.ndarray, torch.Tensor]
+
+
+def _to_numpy(value: ArrayLike) -> np.ndarray:
+    """A numpy view/copy of an array or tensor."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+class ResultFormatError(ValueError):
+    """A serialised de-occlusion result is malformed."""
+
+
+@dataclass
+class DeOcclusionResult:
+    """Per-image output of :class:`mmdeocc.deocclusion.DeOccluder`.
+
+    Attributes:
+        order (np.ndarray | Tensor): ``(N, N)`` int8 antisymmetric order
+            matrix; ``order[i, j] = +1`` means i occludes j, ``-1`` i is
+            occluded by j, 0 no relation.
+        amodal_masks (np.ndarray | Tensor): ``(N, H, W)`` bool amodal masks.
+        modal_masks (np.ndarray | Tensor, optional): ``(N, H, W)`` bool
+            modal masks the result was computed from.
+        labels (np.ndarray | Tensor, optional): ``(N,)`` class labels.
+        scores (np.ndarray | Tensor, optional): ``(N,)`` detection scores.
+        layers (np.ndarray | Tensor, optional): ``(N,)`` depth layer, 0 =
+            front-most (:func:`mmdeocc.deocclusion.graph.layers`).
+    """
+    order: ArrayLike
+    amodal_masks: ArrayLike
+    modal_masks: Optional[ArrayLike] = None
+    labels: Optional[ArrayLike] = None
+    scores: Optional[ArrayLike] = None
+    layers: Optional[ArrayLike] = None
+
+    def __post_init__(self) -> None:
+        n = self.order.shape[0]
+        if tuple(self.order.shape) != (n, n):
+            raise ValueError(f'order: expected a square matrix, got shape '
+                             f'{tuple(self.order.shape)}')
+        if len(self.amodal_masks.shape
+               ) != 3 or self.amodal_masks.shape[0] != n:
+            raise ValueError(f'amodal_masks: expected shape ({n}, H, W), '
+                             f'got {tuple(self.amodal_masks.shape)}')
+        for name in ('modal_masks', 'labels', 'scores', 'layers'):
+            value = getattr(self, name)
+            if value is not None and value.shape[0] != n:
+                raise ValueError(f'{name}: expected {n} entries, got '
+                                 f'{value.shape[0]}')
+
+    @property
+    def num_objects(self) -> int:
+        """Number of objects ``N``."""
+        return int(self.order.shape[0])
+
+    def drawing_order(self) -> np.ndarray:
+        """Back-to-front drawing order (cycle-safe).
+
+        Returns:
+            np.ndarray: ``(N,)`` int64 permutation; draw ``[0]`` first.
+        """
+        from mmdeocc.deocclusion.graph import drawing_order
+        return drawing_order(self.order)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-ready dict: masks as compressed COCO RLE, arrays as lists.
+
+        Returns:
+            dict: Keys ``height``, ``width``, ``order`` (list of lists),
+            ``amodal_masks`` (RLE list) and, when set, ``modal_masks``,
+            ``labels``, ``scores``, ``layers``.
+        """
+        amodal = _to_numpy(self.amodal_masks)
+        out: Dict[str, Any] = dict(
+            height=int(amodal.shape[1]),
+            width=int(amodal.shape[2]),
+            order=_to_numpy(self.order).astype(int).tolist(),
+            amodal_masks=encode_rles(amodal.astype(bool)))
+        if self.modal_masks is not None:
+            out['modal_masks'] = encode_rles(
+                _to_numpy(self.modal_masks).astype(bool))
+        for name in ('labels', 'layers'):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = _to_numpy(value).astype(int).tolist()
+        if self.scores is not None:
+            out['scores'] = _to_numpy(self.scores).astype(float).tolist()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> 'DeOcclusionResult':
+        """Inverse of :meth:`to_dict` (numpy arrays).
+
+        Args:
+            data (dict): A dict written by :meth:`to_dict`.
+
+        Returns:
+            DeOcclusionResult: With numpy ``order`` (int8), bool masks,
+            int64 ``labels`` / ``layers`` and float32 ``scores``.
+
+        Raises:
+            ResultFormatError: Missing keys or inconsistent sizes.
+        """
+        for key in ('height', 'width', 'order', 'amodal_masks'):
+            if key not in data:
+                raise ResultFormatError(
+                    f'de-occlusion result: missing key "{key}"')
+        h, w = int(data['height']), int(data['width'])
+        n = len(data['order'])
+        order = np.asarray(data['order'], dtype=np.int8).reshape(n, n)
+
+        def masks(key: str) -> np.ndarray:
+            rles = data[key]
+            if len(rles) != n:
+                raise ResultFormatError(
+                    f'de-occlusion result: "{key}" has {len(rles)} masks '
+                    f'for {n} objects')
+            if n == 0:
+                return np.zeros((0, h, w), dtype=bool)
+            for k, rle in enumerate(rles):
+                if list(rle.get('size', [])) != [h, w]:
+                    raise ResultFormatError(
+                        f'de-occlusion result: "{key}"[{k}] has size '
+                        f'{rle.get("size")}, expected [{h}, {w}]')
+            return np.stack([decode_rle(r).astype(bool) for r in rles])
+
+        def optional(key: str, dtype) -> Optional[np.ndarray]:
+            if data.get(key) is None:
+                return None
+            return np.asarray(data[key], dtype=dtype)
+
+        return cls(
+            order=order,
+            amodal_masks=masks('amodal_masks'),
+            modal_masks=masks('modal_masks')
+            if data.get('modal_masks') is not None else None,
+            labels=optional('labels', np.int64),
+            scores=optional('scores', np.float32),
+            layers=optional('layers', np.int64))
