@@ -2,11 +2,13 @@
 from .crop import (crop_resize_nearest, foreground_box, integer_window,
                    shifted_overlap, translate)
 from .formatting import PackPCNetInputs
+from .pcnet_c_inputs import LoadPCNetCImageCrop, PackPCNetCInputs
 from .surrogate_occlusion import SurrogateOcclusion
 from .supervised_amodal import SupervisedAmodalSample
 
 __all__ = [
     'SurrogateOcclusion', 'SupervisedAmodalSample', 'PackPCNetInputs',
+    'LoadPCNetCImageCrop', 'PackPCNetCInputs',
     'crop_resize_nearest', 'integer_window', 'translate', 'shifted_overlap',
     'foreground_box'
 ]

@@ -1,0 +1,41 @@
+# PCNet-C on COCOA with the reference recipe (METHOD 3): surrogate occlusion
+# always in case 1 (eraser in front), hole = eraser ∩ target, 256x256 RGB
+# crops with the masks' geometry, 450k iterations, batch 16 per GPU x 8 GPUs
+# (`bash tools/dist_train.sh configs/pcnet_c_cocoa.py 8`).
+# COCOA images are COCO train2014 photos.
+#
+# Initialisation (reference): a public partial-conv inpainting model with a
+# zero extra input channel:
+#   python tools/expand_inpainting_ckpt.py pconv_inpainting.pth \
+#       checkpoints/pcnet_c_init_from_inpainting.pth
+# (or train from scratch: --cfg-options load_from=None
+#  model.generator.window_rescale=True).
+# COCOA uses a constant category (modal channel = the plain mask).
+_base_ = [
+    '_base_/models/pcnet_c.py',
+    '_base_/datasets/pcnet_m_instances.py',
+    '_base_/schedules/pcnet_c_450k.py',
+    '_base_/default_runtime.py',
+]
+crop_size = 256
+model = dict(use_category=False)
+train_dataloader = dict(
+    batch_size=16,  # per GPU; the reference used 16 x 8 GPUs = 128
+    num_workers=4,
+    dataset=dict(
+        ann_file='data/cocoa/annotations/COCO_amodal_train2014.json',
+        data_format='cocoa',
+        data_prefix=dict(img='data/cocoa/train2014'),
+        pipeline=[
+            dict(
+                type='SurrogateOcclusion',
+                size=crop_size,
+                enlarge_box=3.0,
+                min_side_ratio=1.1,
+                eraser_front_prob=1.0,  # PCNet-C: always case 1
+                on_failure='resample'),
+            dict(type='LoadPCNetCImageCrop', interpolation='bicubic'),
+            dict(type='PackPCNetCInputs'),
+        ]))
+load_from = 'checkpoints/pcnet_c_init_from_inpainting.pth'
+default_hooks = dict(checkpoint=dict(interval=10000, max_keep_ckpts=3))
