@@ -1,1 +1,13 @@
-"""Package."""
+"""Pictures of de-occlusion results: amodal masks, invisible parts and the
+occlusion graph."""
+from .deocclusion_drawing import (DrawingInputError, draw_object_ids,
+                                  invisible_parts, object_colours,
+                                  object_texts, overlay_invisible,
+                                  overlay_visible, render_deocclusion)
+from .order_graph import draw_order_graph, graph_layout, order_edges
+
+__all__ = [
+    'DrawingInputError', 'draw_object_ids', 'invisible_parts',
+    'object_colours', 'object_texts', 'overlay_invisible', 'overlay_visible',
+    'render_deocclusion', 'draw_order_graph', 'graph_layout', 'order_edges'
+]

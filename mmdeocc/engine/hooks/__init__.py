@@ -1,1 +1,4 @@
-"""Package."""
+"""Hooks registered in mmdet's ``HOOKS`` registry."""
+from .deocclusion_hook import DeOcclusionHook
+
+__all__ = ['DeOcclusionHook']

@@ -1,0 +1,166 @@
+"""DeOcclusionInferencer: masks from annotations or from a detector;
+JSON records, pictures and bad inputs."""
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from det_fixtures import scene_masks
+from mmdeocc.apis import (DeOcclusionInferencer, ImageSkipped, list_images,
+                          read_image, UnreadableImageError)
+from mmdeocc.deocclusion import DeOccluder
+from mmdeocc.models import load_pcnet_m
+from mmdeocc.structures import DeOcclusionResult
+from mmdeocc.visualization import (draw_order_graph, object_colours,
+                                   render_deocclusion)
+
+
+@pytest.fixture(scope='module')
+def given(api_scenes, api_pcnet):
+    return DeOcclusionInferencer(masks_from=str(api_scenes),
+                                 pcnet_m=str(api_pcnet))
+
+
+def test_masks_from_annotations(given, api_scenes, api_pcnet, tmp_path):
+    out = given(str(api_scenes.parent / 'images'), out_dir=str(tmp_path),
+                show_progress=False)
+    truth = scene_masks(api_scenes)
+    assert out['summary']['num_processed'] == len(truth) == 3
+    assert out['summary']['settings']['gap_tolerance'] == 0  # reference
+    core = DeOccluder(load_pcnet_m(str(api_pcnet)))
+    for result in out['results']:
+        path = tmp_path / 'preds' / f'{result.name}.json'
+        record = json.loads(path.read_text())
+        modal, _, cats = truth[record['file_name']]
+        parsed = DeOcclusionResult.from_dict(record)
+        assert np.array_equal(parsed.modal_masks, modal)
+        expected = core(torch.from_numpy(modal))
+        assert np.array_equal(parsed.order, expected.order.numpy())
+        assert np.array_equal(parsed.amodal_masks,
+                              expected.amodal_masks.numpy())
+        assert record['category_ids'] == cats.tolist()
+        assert record['category_names'][0] in given.class_names
+        assert 'scores' not in record  # annotations have no scores
+        assert record['occlusion_edges'] == [
+            [int(i), int(j)] for i, j in zip(*np.nonzero(parsed.order > 0))
+        ]
+        assert len(record['ann_ids']) == len(modal)
+        # The pictures are exactly the drawings of the recorded result.
+        image = read_image(result.img_path)
+        colours = object_colours(len(modal))
+        vis = cv2.imread(str(tmp_path / 'vis' / f'{result.name}.png'))
+        assert np.array_equal(
+            vis,
+            render_deocclusion(image, parsed.modal_masks,
+                               parsed.amodal_masks, parsed.order,
+                               record['category_names'], colours))
+        graph = cv2.imread(str(tmp_path / 'order' / f'{result.name}.png'))
+        assert np.array_equal(
+            graph, draw_order_graph(parsed.order, record['category_names'],
+                                    colours))
+    summary = json.loads((tmp_path / 'summary.json').read_text())
+    assert summary['num_skipped'] == 0
+
+
+def test_bad_images_are_skipped_and_counted(given, api_scenes, tmp_path):
+    folder = tmp_path / 'in'
+    shutil.copytree(api_scenes.parent / 'images', folder)
+    (folder / 'broken.png').write_bytes(b'not a png at all')
+    cv2.imwrite(str(folder / 'stranger.png'),
+                np.zeros((8, 8, 3), np.uint8))  # not in the annotations
+    out = given(str(folder), out_dir=str(tmp_path / 'out'),
+                show_progress=False, batch_size=2)
+    assert out['summary']['num_processed'] == 3
+    reasons = {r['input'].split('/')[-1]: r['reason'] for r in out['skipped']}
+    assert set(reasons) == {'broken.png', 'stranger.png'}
+    assert 'cannot decode image' in reasons['broken.png']
+    assert 'broken.png' in reasons['broken.png']
+    assert 'not in' in reasons['stranger.png']
+    with pytest.raises(ImageSkipped, match='broken.png'):
+        given(str(folder), show_progress=False, strict=True)
+
+
+def test_image_without_objects(api_scenes, api_pcnet, tmp_path):
+    data = json.loads(api_scenes.read_text())
+    first = data['images'][0]['id']
+    data['annotations'] = [a for a in data['annotations']
+                           if a['image_id'] != first]
+    ann = tmp_path / 'ann.json'
+    ann.write_text(json.dumps(data))
+    inferencer = DeOcclusionInferencer(masks_from=str(ann),
+                                       pcnet_m=str(api_pcnet))
+    path = api_scenes.parent / 'images' / data['images'][0]['file_name']
+    out = inferencer(str(path), out_dir=str(tmp_path / 'out'),
+                     show_progress=False)
+    result = out['results'][0]
+    record = json.loads(open(result.files['pred']).read())
+    assert record['num_objects'] == 0 and record['order'] == []
+    assert DeOcclusionResult.from_dict(record).amodal_masks.shape[0] == 0
+    image = read_image(str(path))
+    assert np.array_equal(cv2.imread(result.files['vis']), image)
+    assert cv2.imread(result.files['order']) is not None
+
+
+def test_detector_mode_paths_and_arrays(api_detector, api_pcnet, api_scenes,
+                                        tmp_path):
+    cfg_file, ckpt = api_detector
+    inferencer = DeOcclusionInferencer(
+        det_config=str(cfg_file), det_checkpoint=str(ckpt),
+        pcnet_m=str(api_pcnet), score_thr=0.0)
+    assert inferencer.settings['gap_tolerance'] == 0.05
+    paths = list_images(str(api_scenes.parent / 'images'))[:2]
+    arrays = [read_image(p) for p in paths]
+    by_path = inferencer(paths, batch_size=2, show_progress=False)
+    by_array = inferencer(arrays, show_progress=False,
+                          out_dir=str(tmp_path), return_vis=True)
+    for a, b in zip(by_path['results'], by_array['results']):
+        assert b.name.startswith('array_')
+        assert a.record['num_objects'] == 5
+        assert a.record['scores'] == b.record['scores']
+        assert a.record['amodal_masks'] == b.record['amodal_masks']
+        assert a.record['order'] == b.record['order']
+        assert all(a.record['deoccluded'])
+        assert b.picture.shape == arrays[0].shape
+    # Only de-occluded detections are drawn, labelled with their indices.
+    capped = DeOcclusionInferencer(
+        det_config=str(cfg_file), det_checkpoint=str(ckpt),
+        pcnet_m=str(api_pcnet), score_thr=0.0, max_instances=2)
+    result = capped(paths[0], show_progress=False, return_vis=True)[
+        'results'][0]
+    record = result.record
+    keep = np.flatnonzero(record['deoccluded'])
+    assert len(keep) == 2 and record['num_objects'] == 5
+    parsed = DeOcclusionResult.from_dict(record)
+    names = [record['category_names'][k] for k in keep]
+    colours = object_colours(5)[keep]
+    sub_order = parsed.order[np.ix_(keep, keep)]
+    assert np.array_equal(
+        result.picture,
+        render_deocclusion(arrays[0], parsed.modal_masks[keep],
+                           parsed.amodal_masks[keep], sub_order, names,
+                           colours, ids=keep.tolist()))
+    assert np.array_equal(
+        result.graph,
+        draw_order_graph(sub_order, names, colours, ids=keep.tolist()))
+    # No detection at all: empty but valid outputs.
+    none = DeOcclusionInferencer(
+        det_config=str(cfg_file), det_checkpoint=str(ckpt),
+        pcnet_m=str(api_pcnet),
+        cfg_options={'model.test_cfg.rcnn.score_thr': 1.01})
+    out = none(paths[0], out_dir=str(tmp_path / 'none'), show_progress=False)
+    record = json.loads(open(out['results'][0].files['pred']).read())
+    assert record['num_objects'] == 0 and record['scores'] == []
+
+
+def test_read_image_and_list_images_errors(tmp_path):
+    with pytest.raises(UnreadableImageError, match='missing.png'):
+        read_image(str(tmp_path / 'missing.png'))
+    with pytest.raises(FileNotFoundError, match='no image'):
+        list_images(str(tmp_path))
+    for name in ('f10.png', 'f2.png', 'f1.png', 'notes.txt'):
+        (tmp_path / name).write_bytes(b'')
+    assert [p.split('/')[-1] for p in list_images(str(tmp_path))] == [
+        'f1.png', 'f2.png', 'f10.png']
