@@ -6,13 +6,20 @@ import textwrap
 EXPECTED = {
     'MODELS': [
         'PCNetM', 'UNet', 'PCNetC', 'PCNetCGenerator', 'PCNetCDiscriminator',
-        'VGG16Features'
+        'VGG16Features', 'DeOcclusionDetector', 'PCNetCInpaintingLoss',
+        'PCNetCAdversarialLoss'
     ],
     'DATASETS': [
         'KINSAmodalDataset', 'COCOAmodalDataset', 'CocoModalDataset',
-        'AmodalCocoDataset', 'PCNetInstanceDataset'
+        'AmodalCocoDataset', 'PCNetInstanceDataset',
+        'SupervisedAmodalInstanceDataset'
     ],
-    'TRANSFORMS': ['SurrogateOcclusion', 'PackPCNetInputs'],
+    'TRANSFORMS': [
+        'SurrogateOcclusion', 'PackPCNetInputs', 'SupervisedAmodalSample',
+        'LoadPCNetCImageCrop', 'PackPCNetCInputs'
+    ],
+    'HOOKS': ['DeOcclusionHook'],
+    'OPTIM_WRAPPER_CONSTRUCTORS': ['PCNetCOptimWrapperConstructor'],
     'METRICS': [
         'OcclusionOrderMetric', 'AmodalMaskMetric', 'DumpDeOcclusionResults'
     ],

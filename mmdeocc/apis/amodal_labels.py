@@ -72,7 +72,6 @@ import logging
 import os
 import os.path as osp
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
@@ -93,6 +92,7 @@ from mmdeocc.evaluation.functional import (amodal_iou_stats,
                                            order_accuracy,
                                            summarize_amodal_stats)
 from mmdeocc.structures import encode_rles
+from mmdeocc.utils.io import atomic_open
 
 __all__ = [
     'LABEL_METHODS', 'NETWORK_METHODS', 'AmodalLabelError',
@@ -211,28 +211,8 @@ def atomic_write_json(obj: Any, path: str) -> None:
         obj (Any): JSON-serialisable object.
         path (str): Destination.
     """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=_tmp_prefix(path), suffix='.json', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, separators=(',', ':'))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _umask() -> int:
-    """The process umask (read without changing it for long)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    with atomic_open(path, 'w', prefix=_tmp_prefix(path)) as f:
+        json.dump(obj, f, separators=(',', ':'))
 
 
 def _tmp_prefix(path: str) -> str:

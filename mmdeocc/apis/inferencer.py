@@ -39,7 +39,6 @@ import json
 import os
 import os.path as osp
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence,
@@ -55,6 +54,7 @@ from tqdm import tqdm
 from mmdeocc.deocclusion.graph import layers as graph_layers
 from mmdeocc.structures import (DeOcclusionResult, decode_rle,
                                 masks_to_bboxes)
+from mmdeocc.utils.io import atomic_write_bytes
 from .det_deocclusion import (DetDeOcclusionConfigError,
                               build_det_sample_deoccluder)
 
@@ -254,32 +254,17 @@ def sample_to_record(sample: Any,
     return record
 
 
-def _atomic_write(data: bytes, path: str) -> None:
-    """Write a file via a temp file and ``os.replace``."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_png(image: np.ndarray, path: str) -> None:
     """Write a BGR image as PNG (atomically)."""
     ok, buf = cv2.imencode('.png', image)
     if not ok:
         raise OSError(f'cannot encode PNG for {path}')
-    _atomic_write(buf.tobytes(), path)
+    atomic_write_bytes(buf.tobytes(), path)
 
 
 def write_json(obj: Any, path: str) -> None:
     """Write JSON (atomically)."""
-    _atomic_write(json.dumps(obj).encode('utf-8'), path)
+    atomic_write_bytes(json.dumps(obj).encode('utf-8'), path)
 
 
 _AUTO = 'auto'

@@ -38,7 +38,6 @@ import json
 import os
 import os.path as osp
 import re
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -49,6 +48,7 @@ from tqdm import tqdm
 
 from mmdeocc.evaluation.functional import touch_matrix
 from mmdeocc.structures import encode_rle, mask_to_bbox
+from mmdeocc.utils.io import atomic_open, atomic_write_bytes
 
 #: Overlap ranges of the occlusion presets (fraction of an object's area
 #: covered by other objects: lower bound at placement, upper bound always).
@@ -178,16 +178,8 @@ def save_shape_png(mask: np.ndarray, path: str) -> None:
         path (str): Destination ``.png``.
     """
     from PIL import Image
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.png', dir=folder)
-    os.close(fd)
-    try:
-        Image.fromarray(mask.astype(bool)).save(tmp, format='PNG')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    with atomic_open(path, 'wb') as f:
+        Image.fromarray(mask.astype(bool)).save(f, format='PNG')
 
 
 def _parse_classes(value: Union[None, str, Sequence[str]]) -> Optional[list]:
@@ -772,26 +764,12 @@ def scene_to_cocoa(scene: Scene, image_id: int,
     return image, ann
 
 
-def _atomic_write_bytes(data: bytes, path: str) -> None:
-    """Write bytes to ``path`` through a temp file and ``os.replace``."""
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_png(image_rgb: np.ndarray, path: str) -> None:
     """Write an RGB uint8 image as PNG atomically."""
     ok, buf = cv2.imencode('.png', image_rgb[:, :, ::-1])
     if not ok:
         raise OSError(f'{path}: PNG encoding failed')
-    _atomic_write_bytes(buf.tobytes(), path)
+    atomic_write_bytes(buf.tobytes(), path)
 
 
 def scene_rng(seed: int, index: int) -> np.random.Generator:
@@ -884,5 +862,5 @@ def generate_scenes(shapes: Sequence[Shape],
     payload = dict(info=meta, images=images, annotations=annotations)
     if fmt == 'amodal_coco':
         payload['categories'] = categories
-    _atomic_write_bytes(json.dumps(payload).encode('utf-8'), ann_path)
+    atomic_write_bytes(json.dumps(payload).encode('utf-8'), ann_path)
     return ann_path

@@ -57,9 +57,7 @@ Python use::
 import json
 import logging
 import math
-import os
 import os.path as osp
-import tempfile
 import time
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, \
@@ -74,6 +72,7 @@ from torch import nn
 
 from mmdeocc.deocclusion import (ORDER_METHODS, DeOcclusionConfigError,
                                  DeOccluder, build_deoccluder)
+from mmdeocc.utils.io import atomic_open
 from .functional import amodal_iou_stats, order_accuracy
 from .metrics import (AmodalMaskMetric, GroundTruth, OcclusionOrderMetric,
                       SampleFieldError)
@@ -573,20 +572,8 @@ def atomic_write_text(text: str, path: str) -> None:
         text (str): Content.
         path (str): Destination (its folder is created).
     """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, 'w') as f:
+        f.write(text)
 
 
 def save_results(results: Mapping[str, Any],

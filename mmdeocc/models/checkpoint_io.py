@@ -9,7 +9,6 @@ import ast
 import os
 import os.path as osp
 import pickle
-import tempfile
 from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
@@ -17,6 +16,7 @@ from mmengine.config import Config
 
 from mmdet.registry import MODELS
 from mmdeocc.utils import UnsafeCheckpointError, safe_torch_load
+from mmdeocc.utils.io import atomic_open
 from .pcnet_m import PCNetM
 
 _MAX_NAMED_KEYS = 12
@@ -154,20 +154,8 @@ def save_checkpoint_atomic(checkpoint: Mapping[str, Any], path: str) -> None:
         checkpoint (Mapping): The object to save.
         path (str): Destination file; its folder is created if needed.
     """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(
-        prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    with atomic_open(path, 'wb') as f:
+        torch.save(checkpoint, f)
 
 
 def _name_keys(keys) -> str:

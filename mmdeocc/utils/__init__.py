@@ -1,9 +1,10 @@
 """Utilities: safe (weights-only) checkpoint loading."""
+from .io import atomic_open, atomic_write_bytes
 from .checkpoint import (SAFE_GLOBALS, CorruptCheckpointError,
                          UnsafeCheckpointError,
                          register_safe_checkpoint_loader, safe_torch_load)
 
 __all__ = [
-    'SAFE_GLOBALS', 'CorruptCheckpointError', 'UnsafeCheckpointError',
+    'atomic_open', 'atomic_write_bytes',     'SAFE_GLOBALS', 'CorruptCheckpointError', 'UnsafeCheckpointError',
     'register_safe_checkpoint_loader', 'safe_torch_load'
 ]

@@ -1,8 +1,5 @@
 """Dump de-occlusion predictions (order + RLE amodal masks) to a pickle."""
-import os
-import os.path as osp
 import pickle
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -12,6 +9,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from mmdeocc.structures import encode_rles
+from mmdeocc.utils.io import atomic_open
 from .sample_fields import get_field, to_mask_array
 
 #: Per-instance mask fields stored as RLE lists.
@@ -38,17 +36,8 @@ def atomic_pickle_dump(obj: Any, path: str) -> None:
         obj: Object to pickle.
         path (str): Destination; its folder is created if needed.
     """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.pkl', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, 'wb') as f:
+        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 @METRICS.register_module()
