@@ -12,34 +12,11 @@
 # 65.47 / 74.43 / 76.91 / 81.35. Unlike the reference, fully occluded
 # regions (empty visible mask) are not scored (the reference cropped them
 # with the ground-truth amodal box).
-_base_ = ['../_base_/datasets/cocoa_eval.py']
-default_scope = 'mmdet'
-custom_imports = dict(imports=['mmdeocc'], allow_failed_imports=False)
+_base_ = [
+    '../_base_/datasets/cocoa_eval.py', '../_base_/models/pcnet_m_unet2.py',
+    '../_base_/deocc_eval_runtime.py'
+]
 
 # The reference COCOA PCNet-M: width 2, constant category (use_category
 # off). This config wins over the one stored in the checkpoint.
-model = dict(
-    type='PCNetM',
-    width=2,
-    in_size=256,
-    use_category=False,
-    category_map=None,
-    inmask_weight=5.0)
-deoccluder = dict(
-    order_th=0.1,
-    amodal_th=0.2,
-    enlarge_box=3.0,
-    min_side_ratio=1.1,
-    gap_tolerance=0,
-    eraser_dilation=0,
-    amodal_union_visible=False,
-    amodal_restrict_to_eraser=False,
-    batch_size=64)
-deocc_eval = dict(
-    name='COCOA val',
-    methods=['ours', 'ours_nog', 'area', 'yaxis', 'convex', 'raw',
-             'convexr'],
-    gt_order='masks',
-    tie_rule='reference',
-    skip_empty_modal=True,
-    sup_order='ours')
+deocc_eval = dict(name='COCOA val')

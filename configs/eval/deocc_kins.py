@@ -11,35 +11,16 @@
 # 77.4 / 81.9 / 76.3 / 92.5 (KINS used the larger-on-top area rule:
 # 'area_large'); amodal IoU Raw / Convex^R / NOG / OG = 87.03 / 90.75 /
 # 93.42 / 94.76.
-_base_ = ['../_base_/datasets/kins_eval.py']
-default_scope = 'mmdet'
-custom_imports = dict(imports=['mmdeocc'], allow_failed_imports=False)
+_base_ = [
+    '../_base_/datasets/kins_eval.py', '../_base_/models/pcnet_m_unet2.py',
+    '../_base_/deocc_eval_runtime.py'
+]
 
 # The reference KINS PCNet-M: width 2, channel 0 times the raw KINS
 # category_id (1..8). This config wins over the one stored in the
 # checkpoint (mmdet tools/test.py semantics); delete it to use the stored one.
-model = dict(
-    type='PCNetM',
-    width=2,
-    in_size=256,
-    use_category=True,
-    category_map=None,
-    inmask_weight=5.0)
-deoccluder = dict(
-    order_th=0.1,
-    amodal_th=0.2,
-    enlarge_box=3.0,
-    min_side_ratio=1.1,
-    gap_tolerance=0,
-    eraser_dilation=0,
-    amodal_union_visible=False,
-    amodal_restrict_to_eraser=False,
-    batch_size=64)
+model = dict(use_category=True)
 deocc_eval = dict(
     name='KINS test',
     methods=['ours', 'ours_nog', 'area', 'area_large', 'yaxis', 'convex',
-             'raw', 'convexr'],
-    gt_order='masks',
-    tie_rule='reference',
-    skip_empty_modal=True,
-    sup_order='ours')
+             'raw', 'convexr'])

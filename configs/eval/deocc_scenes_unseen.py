@@ -11,29 +11,8 @@
 #     --out-md work_dirs/eval/scenes_unseen.md
 # The PCNet-M model config is read from the checkpoint (no `model` key here),
 # so checkpoints of any width / crop size load as trained.
-_base_ = ['../_base_/datasets/deocc_scenes_unseen_eval.py']
-default_scope = 'mmdet'
-custom_imports = dict(imports=['mmdeocc'], allow_failed_imports=False)
-
-# DeOccluder options shared by every method (reference evaluation values,
-# METHOD 2.1-2.4): touch test without tolerance, no eraser dilation, amodal
-# masks neither united with the visible mask nor restricted to the eraser.
-deoccluder = dict(
-    order_th=0.1,
-    amodal_th=0.2,
-    enlarge_box=3.0,
-    min_side_ratio=1.1,
-    gap_tolerance=0,
-    eraser_dilation=0,
-    amodal_union_visible=False,
-    amodal_restrict_to_eraser=False,
-    batch_size=64)
-# Benchmark defaults (tools/test.py flags override them).
-deocc_eval = dict(
-    name='MPEG-7 scenes, unseen classes',
-    methods=['ours', 'ours_nog', 'area', 'yaxis', 'convex', 'raw',
-             'convexr'],
-    gt_order='masks',  # METHOD 4.1; 'annotation' = the occlusion_edges
-    tie_rule='reference',
-    skip_empty_modal=True,
-    sup_order='ours')  # PCNet-Sup erasers: ancestors under PCNet-M's order
+_base_ = [
+    '../_base_/datasets/deocc_scenes_unseen_eval.py',
+    '../_base_/deocc_eval_runtime.py'
+]
+deocc_eval = dict(name='MPEG-7 scenes, unseen classes')

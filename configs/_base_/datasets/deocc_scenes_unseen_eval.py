@@ -6,17 +6,11 @@
 #   python tools/make_occlusion_scenes.py --shapes data/shapes/mpeg7 \
 #     --out data/scenes/test_unseen --num-scenes 200 --seed 2 --occlusion mixed
 # Only the annotations are read by tools/test.py (masks in, no images).
+_base_ = ['./deocc_eval_loader.py']
 data_root = 'data/scenes/test_unseen/'
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=0,
-    persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='AmodalCocoDataset',
         data_root=data_root,
         ann_file='annotations.json',
-        data_prefix=dict(img='images/'),
-        test_mode=True,
-        pipeline=[]))
+        data_prefix=dict(img='images/')))

@@ -5,17 +5,11 @@
 # (use it with --gt-order annotation). Expected layout:
 #   data/kins/instances_val.json
 #   data/kins/testing/image_2/*.png   (KITTI object images; not read here)
+_base_ = ['./deocc_eval_loader.py']
 data_root = 'data/kins/'
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=0,
-    persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='KINSAmodalDataset',
         data_root=data_root,
         ann_file='instances_val.json',
-        data_prefix=dict(img='testing/image_2/'),
-        test_mode=True,
-        pipeline=[]))
+        data_prefix=dict(img='testing/image_2/')))
