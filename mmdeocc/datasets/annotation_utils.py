@@ -39,7 +39,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 from mmengine.logging import print_log
 
-from mmdeocc.structures import SegmentationError, encode_rle
+from mmdeocc.structures import encode_rle
 
 RLE = Dict[str, Any]
 Record = Dict[str, Any]
@@ -175,80 +175,6 @@ def resolve_category(cat2label: Dict[int, int], category_id: Any,
         raise AnnotationFormatError(
             f'{where}: field "category_id" = {category_id!r} is not in the '
             f'file\'s categories (known ids: {sorted(cat2label)})') from None
-
-
-def segmentation_to_rle(segm: Any, height: int, width: int,
-                        where: str) -> RLE:
-    """Convert a COCO segmentation to one compressed RLE without decoding.
-
-    Accepts the inputs of :func:`mmdeocc.structures.segmentation_to_mask`
-    (polygon lists, a flat polygon, RLE with ``str``/``bytes``/list counts)
-    and applies the same validation, but stays in the RLE domain (merging
-    polygons with pycocotools), which is much cheaper than decoding
-    full-image masks when reading large files.
-
-    Args:
-        segm (list | dict): The segmentation.
-        height (int): Image height.
-        width (int): Image width.
-        where (str): Location for error messages (file, annotation, field).
-
-    Returns:
-        dict: ``{'size': [H, W], 'counts': bytes}``.
-
-    Raises:
-        SegmentationError: For malformed input.
-    """
-    if isinstance(segm, dict):
-        if 'counts' not in segm or 'size' not in segm:
-            raise SegmentationError(
-                f'{where}: RLE needs "counts" and "size", got keys '
-                f'{sorted(segm)}')
-        size = [int(v) for v in segm['size']]
-        if size != [height, width]:
-            raise SegmentationError(
-                f'{where}: RLE size {size} does not match the image size '
-                f'[{height}, {width}]')
-        counts = segm['counts']
-        if isinstance(counts, list):
-            if sum(counts) != height * width:
-                raise SegmentationError(
-                    f'{where}: uncompressed RLE counts sum to {sum(counts)}, '
-                    f'expected {height * width}')
-            return mask_utils.frPyObjects(dict(size=size, counts=counts),
-                                          height, width)
-        if isinstance(counts, str):
-            counts = counts.encode('ascii')
-        if not isinstance(counts, bytes):
-            raise SegmentationError(
-                f'{where}: RLE counts must be str, bytes or a list, got '
-                f'{type(counts).__name__}')
-        return dict(size=size, counts=counts)
-    if isinstance(segm, (list, tuple)):
-        polys = list(segm)
-        if polys and not isinstance(polys[0], (list, tuple)):
-            polys = [polys]  # a single flat polygon (COCOA regions)
-        if not polys:
-            raise SegmentationError(f'{where}: empty polygon list')
-        for k, poly in enumerate(polys):
-            if not isinstance(poly, (list, tuple)):
-                raise SegmentationError(
-                    f'{where}: polygon {k} is a {type(poly).__name__}, '
-                    'expected a list of coordinates')
-            if len(poly) % 2 != 0:
-                raise SegmentationError(
-                    f'{where}: polygon {k} has an odd number of coordinates '
-                    f'({len(poly)})')
-            if len(poly) < 6:
-                raise SegmentationError(
-                    f'{where}: polygon {k} has {len(poly) // 2} points; at '
-                    'least 3 are needed')
-        polys = [[float(v) for v in p] for p in polys]
-        rles = mask_utils.frPyObjects(polys, height, width)
-        return mask_utils.merge(rles)
-    raise SegmentationError(
-        f'{where}: expected polygons (list) or RLE (dict), got '
-        f'{type(segm).__name__}')
 
 
 def rle_to_json(rle: RLE) -> RLE:

@@ -20,12 +20,12 @@ is amodal).
 """
 from typing import Any, Dict, List, Tuple
 
-from mmdeocc.structures import SegmentationError
+from mmdeocc.structures import SegmentationError, segmentation_to_rle
 from .annotation_utils import (AnnotationFormatError, SkipLog, box_has_area,
                                category_labels, empty_rle, index_images,
                                load_json, log_empty_images, make_instance,
                                make_record, order_from_edges, require_keys,
-                               resolve_category, rle_area, segmentation_to_rle)
+                               resolve_category, rle_area)
 
 _KINS_FIELDS = ('inmodal_seg', 'a_segm', 'i_segm')
 

@@ -35,12 +35,12 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 from mmengine.logging import print_log
 
-from mmdeocc.structures import SegmentationError
+from mmdeocc.structures import SegmentationError, segmentation_to_rle
 from .annotation_utils import (AnnotationFormatError, SkipLog,
                                category_labels, index_images, load_json,
                                log_empty_images, make_instance, make_record,
                                order_from_edges, order_from_ranks,
-                               require_keys, rle_area, segmentation_to_rle)
+                               require_keys, rle_area)
 
 COCOA_CATEGORY_ID = 1
 COCOA_CATEGORIES = [dict(id=COCOA_CATEGORY_ID, name='object',

@@ -26,12 +26,12 @@ crop from the amodal box.
 """
 from typing import Any, Dict, List, Optional, Tuple
 
-from mmdeocc.structures import SegmentationError
+from mmdeocc.structures import SegmentationError, segmentation_to_rle
 from .annotation_utils import (AnnotationFormatError, SkipLog, box_has_area,
                                category_labels, empty_rle, index_images,
                                load_json, log_empty_images, make_instance,
                                make_record, order_from_ranks, require_keys,
-                               resolve_category, rle_area, segmentation_to_rle)
+                               resolve_category, rle_area)
 
 KINS_CLASSES = ('cyclist', 'pedestrian', 'car', 'tram', 'truck', 'van',
                 'misc')

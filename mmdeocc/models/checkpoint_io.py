@@ -17,9 +17,8 @@ from mmengine.config import Config
 from mmdet.registry import MODELS
 from mmdeocc.utils import UnsafeCheckpointError, safe_torch_load
 from mmdeocc.utils.io import atomic_open
+from .converters import _MAX_NAMED_KEYS, _name_keys
 from .pcnet_m import PCNetM
-
-_MAX_NAMED_KEYS = 12
 
 
 class PCNetMCheckpointError(ValueError):
@@ -156,14 +155,6 @@ def save_checkpoint_atomic(checkpoint: Mapping[str, Any], path: str) -> None:
     """
     with atomic_open(path, 'wb') as f:
         torch.save(checkpoint, f)
-
-
-def _name_keys(keys) -> str:
-    keys = sorted(keys)
-    shown = ', '.join(repr(k) for k in keys[:_MAX_NAMED_KEYS])
-    if len(keys) > _MAX_NAMED_KEYS:
-        shown += f', ... ({len(keys)} in all)'
-    return shown
 
 
 def _guess_model_kind(keys) -> str:

@@ -1,5 +1,5 @@
 """Conversions between binary masks and COCO segmentations (RLE / polygons)."""
-from typing import Any, Dict, List, Sequence, Union
+from typing import Any, Dict, List, Union
 
 import numpy as np
 import pycocotools.mask as mask_utils
@@ -36,6 +36,79 @@ def encode_rles(masks: np.ndarray) -> List[Dict[str, Any]]:
     return rles
 
 
+def segmentation_to_rle(segm: Segmentation, height: int, width: int,
+                        where: str = 'segmentation') -> Dict[str, Any]:
+    """Convert a COCO segmentation to one compressed RLE without decoding.
+
+    Accepts polygon lists, a single flat polygon (COCOA regions) and RLE
+    with ``str``/``bytes``/list counts, and validates them. It stays in the
+    RLE domain (merging polygons with pycocotools), which is much cheaper
+    than decoding full-image masks when reading large files.
+
+    Args:
+        segm (list | dict): The segmentation.
+        height (int): Image height.
+        width (int): Image width.
+        where (str): Location for error messages (file, annotation, field).
+
+    Returns:
+        dict: ``{'size': [H, W], 'counts': bytes}``.
+
+    Raises:
+        SegmentationError: For malformed input.
+    """
+    if isinstance(segm, dict):
+        if 'counts' not in segm or 'size' not in segm:
+            raise SegmentationError(
+                f'{where}: RLE needs "counts" and "size", got keys '
+                f'{sorted(segm)}')
+        size = [int(v) for v in segm['size']]
+        if size != [height, width]:
+            raise SegmentationError(
+                f'{where}: RLE size {size} does not match the image size '
+                f'[{height}, {width}]')
+        counts = segm['counts']
+        if isinstance(counts, list):
+            if sum(counts) != height * width:
+                raise SegmentationError(
+                    f'{where}: uncompressed RLE counts sum to {sum(counts)}, '
+                    f'expected {height * width}')
+            return mask_utils.frPyObjects(dict(size=size, counts=counts),
+                                          height, width)
+        if isinstance(counts, str):
+            counts = counts.encode('ascii')
+        if not isinstance(counts, bytes):
+            raise SegmentationError(
+                f'{where}: RLE counts must be str, bytes or a list, got '
+                f'{type(counts).__name__}')
+        return dict(size=size, counts=counts)
+    if isinstance(segm, (list, tuple)):
+        polys = list(segm)
+        if polys and not isinstance(polys[0], (list, tuple)):
+            polys = [polys]  # a single flat polygon (COCOA regions)
+        if not polys:
+            raise SegmentationError(f'{where}: empty polygon list')
+        for k, poly in enumerate(polys):
+            if not isinstance(poly, (list, tuple)):
+                raise SegmentationError(
+                    f'{where}: polygon {k} is a {type(poly).__name__}, '
+                    'expected a list of coordinates')
+            if len(poly) % 2 != 0:
+                raise SegmentationError(
+                    f'{where}: polygon {k} has an odd number of coordinates '
+                    f'({len(poly)})')
+            if len(poly) < 6:
+                raise SegmentationError(
+                    f'{where}: polygon {k} has {len(poly) // 2} points; at '
+                    'least 3 are needed')
+        polys = [[float(v) for v in p] for p in polys]
+        rles = mask_utils.frPyObjects(polys, height, width)
+        return mask_utils.merge(rles)
+    raise SegmentationError(
+        f'{where}: expected polygons (list) or RLE (dict), got '
+        f'{type(segm).__name__}')
+
+
 def segmentation_to_mask(segm: Segmentation,
                          height: int,
                          width: int,
@@ -43,8 +116,9 @@ def segmentation_to_mask(segm: Segmentation,
     """Decode a COCO segmentation (polygons, RLE or uncompressed RLE).
 
     Args:
-        segm (dict | list): Polygons ``[[x0, y0, x1, y1, ...], ...]`` or an
-            RLE dict with ``size`` and ``counts`` (``str``/``bytes``/list).
+        segm (dict | list): Polygons ``[[x0, y0, x1, y1, ...], ...]`` (or one
+            flat polygon) or an RLE dict with ``size`` and ``counts``
+            (``str``/``bytes``/list).
         height (int): Image height.
         width (int): Image width.
         where (str): Description of the field (file, annotation id, key)
@@ -54,43 +128,11 @@ def segmentation_to_mask(segm: Segmentation,
         np.ndarray: ``(height, width)`` uint8 mask with values {0, 1}.
 
     Raises:
-        SegmentationError: For malformed input (polygons with fewer than 3
-            points, odd coordinate counts, RLE of a different size, ...).
+        SegmentationError: For malformed input (see
+            :func:`segmentation_to_rle`).
     """
-    if isinstance(segm, dict):
-        if 'counts' not in segm or 'size' not in segm:
-            raise SegmentationError(
-                f'{where}: RLE needs "counts" and "size", got keys '
-                f'{sorted(segm)}')
-        size = list(segm['size'])
-        if size != [height, width]:
-            raise SegmentationError(
-                f'{where}: RLE size {size} does not match the image size '
-                f'[{height}, {width}]')
-        rle = segm
-        if isinstance(segm['counts'], list):
-            rle = mask_utils.frPyObjects(segm, height, width)
-        elif isinstance(segm['counts'], str):
-            rle = dict(size=size, counts=segm['counts'].encode('ascii'))
-        return mask_utils.decode(rle).astype(np.uint8)
-    if isinstance(segm, Sequence) and not isinstance(segm, (str, bytes)):
-        polys = [list(p) for p in segm]
-        if not polys:
-            raise SegmentationError(f'{where}: empty polygon list')
-        for k, poly in enumerate(polys):
-            if len(poly) % 2 != 0:
-                raise SegmentationError(
-                    f'{where}: polygon {k} has an odd number of coordinates '
-                    f'({len(poly)})')
-            if len(poly) < 6:
-                raise SegmentationError(
-                    f'{where}: polygon {k} has {len(poly) // 2} points; '
-                    'at least 3 are needed')
-        rles = mask_utils.frPyObjects(polys, height, width)
-        return mask_utils.decode(mask_utils.merge(rles)).astype(np.uint8)
-    raise SegmentationError(
-        f'{where}: expected polygons (list) or RLE (dict), got '
-        f'{type(segm).__name__}')
+    rle = segmentation_to_rle(segm, height, width, where)
+    return mask_utils.decode(rle).astype(np.uint8)
 
 
 def decode_rle(rle: Dict[str, Any]) -> np.ndarray:
