@@ -36,7 +36,8 @@ model = dict(
     inpainting_loss=dict(
         perceptual_weight=0.0, style_weight=0.0,
         vgg=dict(type='VGG16Features', weights=None)),
-    use_category=False)
+    use_category=False,
+    in_size=crop_size)
 train_dataloader = dict(
     batch_size=4,
     num_workers=1,

@@ -18,7 +18,7 @@ _base_ = [
     '_base_/default_runtime.py',
 ]
 crop_size = 256
-model = dict(use_category=False)
+model = dict(use_category=False, in_size=crop_size)
 train_dataloader = dict(
     batch_size=16,  # per GPU; the reference used 16 x 8 GPUs = 128
     num_workers=4,

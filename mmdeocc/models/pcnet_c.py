@@ -36,13 +36,37 @@ class PCNetCInputError(ValueError):
     """Raised when PCNet-C gets inputs of the wrong shape or type."""
 
 
+def scaled_channels(channels: int, width: float) -> int:
+    """Channels of a layer of a network scaled by ``width``.
+
+    Args:
+        channels (int): Channels at width 1 (the reference).
+        width (float): Channel multiplier (> 0).
+
+    Returns:
+        int: ``max(1, round(channels * width))``.
+    """
+    return max(1, int(round(channels * width)))
+
+
+def _check_width(width: float, owner: str) -> float:
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or \
+            not width > 0:
+        raise ValueError(f'{owner}: width must be a number > 0, got '
+                         f'{width!r}')
+    return float(width)
+
+
 def generator_layer_shapes(in_channels: int = 4,
-                           out_channels: int = 3) -> List[dict]:
+                           out_channels: int = 3,
+                           width: float = 1.0) -> List[dict]:
     """Describe every partial-conv layer of :class:`PCNetCGenerator`.
 
     Args:
         in_channels (int): Generator input channels. Defaults to 4.
         out_channels (int): Generator output channels. Defaults to 3.
+        width (float): Multiplier of the hidden channels (1.0 = the
+            reference: 64, 128, 256, 512, 512, 512, 512).
 
     Returns:
         list[dict]: One dict per layer, encoders enc_1..enc_7 then decoders
@@ -50,15 +74,20 @@ def generator_layer_shapes(in_channels: int = 4,
         (1..7), ``in_channels``, ``out_channels``, ``kernel_size``,
         ``stride``, ``norm`` (BatchNorm or not) and ``bias`` (conv bias).
     """
+    width = _check_width(width, 'generator_layer_shapes')
     layers = []
     prev = in_channels
-    for level, (width, kernel, norm) in enumerate(GENERATOR_ENCODER_SPEC, 1):
+    for level, (channels, kernel,
+                norm) in enumerate(GENERATOR_ENCODER_SPEC, 1):
+        channels = scaled_channels(channels, width)
         layers.append(
             dict(kind='enc', level=level, in_channels=prev,
-                 out_channels=width, kernel_size=kernel, stride=2, norm=norm,
-                 bias=False))
-        prev = width
-    widths = [in_channels] + [spec[0] for spec in GENERATOR_ENCODER_SPEC]
+                 out_channels=channels, kernel_size=kernel, stride=2,
+                 norm=norm, bias=False))
+        prev = channels
+    widths = [in_channels] + [
+        scaled_channels(spec[0], width) for spec in GENERATOR_ENCODER_SPEC
+    ]
     for level in range(1, len(GENERATOR_ENCODER_SPEC) + 1):
         # dec_k sees [upsampled output of dec_{k+1} (of enc_7 for k = 7),
         # output of enc_{k-1} (the raw input for k = 1)]; dec_{k+1} outputs
@@ -150,6 +179,9 @@ class PCNetCGenerator(nn.Module):
             and what its checkpoints need; True is for training from a
             random initialisation, where the reference normalisation makes
             gradients vanish (~1e-21 at the bottleneck).
+        width (float): Multiplier of the hidden channels. 1.0 (default) is
+            the reference (~25.8 M parameters, what its checkpoints need);
+            0.25 gives a ~1.6 M-parameter generator that trains on a CPU.
 
     Spatial sizes must be multiples of 128 (seven stride-2 levels).
     """
@@ -160,14 +192,17 @@ class PCNetCGenerator(nn.Module):
                  in_channels: int = 4,
                  out_channels: int = 3,
                  freeze_encoder_bn: bool = False,
-                 window_rescale: bool = False) -> None:
+                 window_rescale: bool = False,
+                 width: float = 1.0) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.freeze_encoder_bn = freeze_encoder_bn
         self.window_rescale = window_rescale
+        self.width = _check_width(width, 'PCNetCGenerator')
         encoders, decoders = [], []
-        for layer in generator_layer_shapes(in_channels, out_channels):
+        for layer in generator_layer_shapes(in_channels, out_channels,
+                                            self.width):
             if layer['kind'] == 'enc':
                 activation = 'relu'
                 target = encoders
@@ -268,15 +303,21 @@ class PCNetCDiscriminator(nn.Module):
         in_channels (int): Input channels (RGB + modal). Defaults to 4.
         use_spectral_norm (bool): Defaults to True.
         init_std (float): Std of the normal weight init. Defaults to 0.02.
+        width (float): Multiplier of the hidden channels (1.0 = the
+            reference's 64, 128, 256, 512).
     """
 
     def __init__(self,
                  in_channels: int = 4,
                  use_spectral_norm: bool = True,
-                 init_std: float = 0.02) -> None:
+                 init_std: float = 0.02,
+                 width: float = 1.0) -> None:
         super().__init__()
-        specs = ((in_channels, 64, 2), (64, 128, 2), (128, 256, 2),
-                 (256, 512, 1), (512, 1, 1))
+        width = _check_width(width, 'PCNetCDiscriminator')
+        c64, c128, c256, c512 = (scaled_channels(c, width)
+                                 for c in (64, 128, 256, 512))
+        specs = ((in_channels, c64, 2), (c64, c128, 2), (c128, c256, 2),
+                 (c256, c512, 1), (c512, 1, 1))
         convs = []
         for cin, cout, stride in specs:
             conv = nn.Conv2d(cin, cout, 4, stride, padding=1, bias=False)
@@ -384,6 +425,9 @@ class PCNetC(BaseModel):
             channel is the plain mask. Defaults to False.
         category_map (dict, optional): Dataset category id -> value fed
             when ``use_category`` is True; None feeds the id itself.
+        in_size (int): Side ``S`` of the square crops the model is trained
+            on (a multiple of 128; 256 in the reference). Not used by the
+            networks; content completion uses it as its default crop size.
         data_preprocessor (dict, optional): Defaults to mmengine's
             ``BaseDataPreprocessor`` (moves data to the device; inputs are
             expected already normalised).
@@ -397,6 +441,7 @@ class PCNetC(BaseModel):
                  adversarial_loss: Optional[dict] = None,
                  use_category: bool = False,
                  category_map: Optional[Mapping[int, float]] = None,
+                 in_size: int = 256,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
@@ -404,6 +449,12 @@ class PCNetC(BaseModel):
         self.generator = MODELS.build(
             generator if generator is not None else dict(
                 type='PCNetCGenerator'))
+        divisor = int(getattr(self.generator, 'size_divisor', 1))
+        if isinstance(in_size, bool) or int(in_size) != in_size or \
+                in_size < divisor or in_size % divisor:
+            raise ValueError(f'PCNetC: in_size must be a positive multiple '
+                             f'of {divisor}, got {in_size!r}')
+        self.in_size = int(in_size)
         self.discriminator = MODELS.build(
             discriminator if discriminator is not None else dict(
                 type='PCNetCDiscriminator'))

@@ -91,6 +91,40 @@ def test_generator_parameter_count_and_layers():
     assert all(isinstance(b.act, torch.nn.ReLU) for b in gen.encoders)
 
 
+def test_width_scales_every_hidden_layer():
+    """width < 1: the CPU-sized variant; width 1 stays the reference."""
+    assert PCNetCGenerator(width=1.0).encoders[0].pconv.weight.shape[0] == 64
+    gen = PCNetCGenerator(width=0.25)
+    assert [b.pconv.weight.shape[0] for b in gen.encoders] == [
+        16, 32, 64, 128, 128, 128, 128]
+    assert [b.pconv.weight.shape[:2] for b in gen.decoders] == [
+        (3, 20), (16, 48), (32, 96), (64, 192), (128, 256), (128, 256),
+        (128, 256)]
+    assert 1.5e6 < _trainable(gen) < 1.7e6  # ~1/16 of 25.8 M
+    with torch.no_grad():
+        out, _ = gen.eval()(torch.randn(1, 4, SIZE, SIZE),
+                            torch.ones(1, 4, SIZE, SIZE))
+    assert out.shape == (1, 3, SIZE, SIZE)
+    disc = PCNetCDiscriminator(width=0.25)
+    assert disc(torch.randn(1, 4, SIZE, SIZE)).shape == (1, 1, 14, 14)
+    for bad in (0, -1, 'half', True):
+        with pytest.raises(ValueError, match='width'):
+            PCNetCGenerator(width=bad)
+    with pytest.raises(ValueError, match='width'):
+        PCNetCDiscriminator(width=0)
+
+
+def test_in_size_is_validated():
+    init_default_scope('mmdet')
+    small = dict(type='PCNetCGenerator', width=0.125)
+    assert MODELS.build(dict(type='PCNetC', generator=small,
+                             inpainting_loss=NO_VGG_LOSS)).in_size == 256
+    for bad in (100, 0, 64):
+        with pytest.raises(ValueError, match='multiple of 128'):
+            MODELS.build(dict(type='PCNetC', generator=small, in_size=bad,
+                              inpainting_loss=NO_VGG_LOSS))
+
+
 def test_generator_output_shape_and_mask():
     """(That values under the hole are ignored is checked at the model
     level in test_complete_fills_only_the_hole.)"""
