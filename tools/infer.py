@@ -8,6 +8,10 @@ parts hatched and outlined, object ids), ``order/<name>.png`` (the
 occlusion graph, arrows from occluder to occludee) and ``preds/<name>.json``
 (COCO RLE modal and amodal masks, order matrix, labels, scores, category
 names; format in ``mmdeocc/apis/inferencer.py``), plus ``summary.json``.
+With ``--pcnet-c``, PCNet-C also completes the invisible content of every
+de-occluded object and the background: ``content/<name>.png`` (input,
+background with the objects removed, each completed object) and
+``content/<name>/{background,object_<id>}.png`` (RGBA layers).
 Unreadable images are skipped with a warning and listed in the summary
 (``--strict`` stops at the first one instead).
 
@@ -16,6 +20,11 @@ Examples::
     # masks from annotations (the demo: `make demo`)
     python tools/infer.py demo/images --masks-from demo/annotations.json \\
         --pcnet-m checkpoints/pcnet_m_coco128.pth --out-dir outputs/demo
+
+    # ... and complete the content of the invisible parts (PCNet-C)
+    python tools/infer.py demo/images --masks-from demo/annotations.json \
+        --pcnet-m checkpoints/pcnet_m_coco128.pth \
+        --pcnet-c checkpoints/pcnet_c_w025_coco128.pth --out-dir outputs/demo
 
     # masks from a detector, on a folder of video frames
     python tools/infer.py frames/ \\
@@ -33,11 +42,6 @@ from mmengine.config import DictAction
 
 # Make the repository importable when run as `python tools/...` from a clone.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-PCNET_C_UNAVAILABLE = (
-    'content completion (PCNet-C inference) is not available in this '
-    'version of mmdeocc yet; run without --pcnet-c to get the order, the '
-    'amodal masks and the pictures')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -71,7 +75,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'with tools/convert_official_ckpt.py)')
     parser.add_argument(
         '--pcnet-c', metavar='CKPT',
-        help='PCNet-C checkpoint for content completion (not available yet)')
+        help='PCNet-C checkpoint: also complete the content of the '
+        'invisible parts and the background (content/ pictures and RGBA '
+        'layers)')
+    parser.add_argument(
+        '--content-options', nargs='+', action=DictAction, default=None,
+        metavar='KEY=VALUE',
+        help='ContentCompleter options, e.g. input_size=256 hole_dilation=5 '
+        'keep_visible=False (needs --pcnet-c; input_size defaults to the '
+        'size PCNet-C was trained at)')
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument(
         '--score-thr', type=float, default=0.3,
@@ -116,8 +128,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      '(with --det-checkpoint) or --masks-from')
     if args.masks_from is not None and args.det_checkpoint is not None:
         parser.error('--det-checkpoint needs --det-config, not --masks-from')
-    if args.pcnet_c is not None:
-        parser.error(f'--pcnet-c: {PCNET_C_UNAVAILABLE}')
+    if args.content_options is not None and args.pcnet_c is None:
+        parser.error('--content-options needs --pcnet-c')
     if args.batch_size < 1:
         parser.error('--batch-size must be >= 1')
     if args.gap_tolerance is not None and args.gap_tolerance >= 1:
@@ -125,7 +137,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             parser.error('--gap-tolerance >= 1 is a number of pixels and '
                          'must be an integer')
         args.gap_tolerance = int(args.gap_tolerance)
-    for name in ('det_config', 'det_checkpoint', 'masks_from', 'pcnet_m'):
+    for name in ('det_config', 'det_checkpoint', 'masks_from', 'pcnet_m',
+                 'pcnet_c'):
         path = getattr(args, name)
         if path is not None and not osp.isfile(path):
             parser.error(f'--{name.replace("_", "-")}: file {path} does not '
@@ -144,9 +157,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         every image was skipped).
     """
     args = parse_args(argv)
-    from mmdeocc.apis import DeOcclusionInferencer, ImageSkipped
-    from mmdeocc.deocclusion import DeOcclusionConfigError
+    from mmdeocc.apis import (DeOcclusionInferencer, DetContentError,
+                              ImageSkipped)
     from mmdeocc.apis.det_deocclusion import DetDeOcclusionConfigError
+    from mmdeocc.deocclusion import DeOcclusionConfigError
 
     max_instances = 'auto' if args.max_instances is None else \
         args.max_instances
@@ -163,9 +177,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             label_to_category=args.label_to_category,
             device=args.device,
             fast=args.fast,
-            cfg_options=args.cfg_options)
-    except (DeOcclusionConfigError, DetDeOcclusionConfigError) as err:
-        hint = '' if args.pcnet_m else ' (give --pcnet-m)'
+            cfg_options=args.cfg_options,
+            pcnet_c=args.pcnet_c,
+            content=None if args.content_options is None else dict(
+                args.content_options))
+    except (DeOcclusionConfigError, DetDeOcclusionConfigError,
+            DetContentError) as err:
+        hint = '' if args.pcnet_m or isinstance(err, DetContentError) \
+            else ' (give --pcnet-m)'
         print(f'infer.py: error: {err}{hint}', file=sys.stderr)
         return 2
     try:

@@ -84,9 +84,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='also write background.png, layer_III.png (RGBA, one per '
         'object) and scene.json (order, drawing order, objects, edits)')
     parser.add_argument(
-        '--content-size', type=int, default=256,
-        help='PCNet-C crop side (the size it was trained at; 256 for the '
-        'reference weights)')
+        '--content-size', type=int, default=None,
+        help='PCNet-C crop side (default: the size it was trained at, '
+        'in_size of its config; 256 for the reference weights)')
     parser.add_argument(
         '--deoccluder-options', nargs='+', action=DictAction, default={},
         metavar='KEY=VALUE',

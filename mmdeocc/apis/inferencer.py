@@ -26,6 +26,13 @@ stem; ``array_000000`` ... for arrays):
   ``deoccluded``, ``occlusion_edges`` (``[occluder, occludee]`` pairs) and,
   with ``masks_from``, ``ann_ids``. ``DeOcclusionResult.from_dict`` reads
   it back;
+- with ``pcnet_c`` (content completion, :mod:`mmdeocc.apis.det_content`):
+  ``content/<name>.png`` (input, inpainted background and every completed
+  object: :func:`mmdeocc.visualization.render_content_layers`),
+  ``content/<name>/background.png`` and ``content/<name>/object_<id>.png``
+  (RGBA layer of instance ``<id>``, one per de-occluded instance); the JSON
+  record gains ``content`` (those files relative to ``out_dir`` and the
+  number of completed pixels per layer);
 - ``summary.json``: settings, counts and the skipped images with reasons.
 
 Bad inputs: an image that cannot be read or decoded, whose size differs
@@ -55,6 +62,7 @@ from mmdeocc.deocclusion.graph import layers as graph_layers
 from mmdeocc.structures import (DeOcclusionResult, decode_rle,
                                 masks_to_bboxes)
 from mmdeocc.utils.io import atomic_write_bytes
+from .det_content import DetContentError, build_det_sample_content_completer
 from .det_deocclusion import (DetDeOcclusionConfigError,
                               build_det_sample_deoccluder)
 
@@ -298,6 +306,11 @@ class DeOcclusionInferencer:
         device (str): Device (``'cpu'``, ``'cuda:0'``).
         fast (bool): The core's fast inference mode.
         cfg_options (dict, optional): Overrides of the detector config.
+        pcnet_c (str, optional): PCNet-C checkpoint: also complete the
+            content of the de-occluded objects and the background.
+        content (dict, optional): :class:`~mmdeocc.deocclusion.
+            ContentCompleter` options (``input_size``, ``hole_dilation``,
+            ``keep_visible``, ...); needs ``pcnet_c``.
     """
 
     def __init__(self,
@@ -313,7 +326,9 @@ class DeOcclusionInferencer:
                                           Mapping[int, int]] = None,
                  device: str = 'cpu',
                  fast: bool = False,
-                 cfg_options: Optional[Mapping[str, Any]] = None) -> None:
+                 cfg_options: Optional[Mapping[str, Any]] = None,
+                 pcnet_c: Optional[str] = None,
+                 content: Optional[Mapping[str, Any]] = None) -> None:
         if (det_config is None) == (masks_from is None):
             raise DetDeOcclusionConfigError(
                 'DeOcclusionInferencer needs exactly one mask source: a '
@@ -346,7 +361,15 @@ class DeOcclusionInferencer:
             det_config=None if det_config is None else str(
                 getattr(det_config, 'filename', det_config)),
             det_checkpoint=det_checkpoint,
-            masks_from=masks_from)
+            masks_from=masks_from,
+            pcnet_c=pcnet_c,
+            content=dict(content or {}))
+        if content is not None and pcnet_c is None:
+            raise DetContentError(
+                'content options need a PCNet-C checkpoint (pcnet_c)')
+        self.content_completer = None if pcnet_c is None else \
+            build_det_sample_content_completer(
+                pcnet_c, content, self.label_to_category, device)
 
     # ------------------------------------------------------------------
     # Set-up
@@ -568,11 +591,21 @@ class DeOcclusionInferencer:
 
         Returns:
             list[DetDataSample]: With ``pred_instances.amodal_masks`` and
-            ``pred_occlusion_order``.
+            ``pred_occlusion_order`` (and ``content_layers`` with
+            ``pcnet_c``).
         """
         if self.mode == 'detector':
-            return self._samples_from_detector(images, paths)
-        return self._samples_from_annotations(images, paths)
+            samples = self._samples_from_detector(images, paths)
+        else:
+            samples = self._samples_from_annotations(images, paths)
+        if self.content_completer is not None:
+            try:
+                self.content_completer(
+                    samples,
+                    [np.ascontiguousarray(im[..., ::-1]) for im in images])
+            except DetContentError as err:
+                raise ImageSkipped(str(err)) from None
+        return samples
 
     def visualize(self, image: np.ndarray, sample: Any,
                   record: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
@@ -712,6 +745,15 @@ class DeOcclusionInferencer:
         record = sample_to_record(
             sample, self.class_names, self.label_to_category,
             file_name=osp.basename(path) if path else None)
+        if 'content_layers' in sample:
+            layers = sample.content_layers
+            record['content'] = dict(
+                instance_ids=[int(i) for i in layers.instance_indices],
+                fill_pixels=[
+                    int(n) for n in layers.fill_masks.reshape(
+                        layers.num_objects, -1).sum(1)
+                ],
+                background_pixels=int(layers.background_hole.sum()))
         result = ImageResult(name, path, sample, record)
         want_vis = return_vis or (out_dir is not None and not no_save_vis)
         if want_vis:
@@ -724,6 +766,8 @@ class DeOcclusionInferencer:
                                                  f'{name}.png')
                 write_png(result.picture, result.files['vis'])
                 write_png(result.graph, result.files['order'])
+            if not no_save_vis and 'content_layers' in sample:
+                self._write_content(sample, record, result, out_dir, name)
             if not no_save_pred:
                 result.files['pred'] = osp.join(out_dir, 'preds',
                                                 f'{name}.json')
@@ -731,6 +775,36 @@ class DeOcclusionInferencer:
         if not return_vis:
             result.picture = result.graph = None
         return result
+
+
+    def _write_content(self, sample, record, result, out_dir, name) -> None:
+        """Write the content pictures and layers of one image; list them in
+        ``record['content']`` (paths relative to ``out_dir``)."""
+        from mmdeocc.visualization import (object_colours,
+                                           render_content_layers)
+        layers = sample.content_layers
+        ids = [int(i) for i in layers.instance_indices]
+        names = record.get('category_names')
+        num = len(record.get('deoccluded') or ids)
+        picture = render_content_layers(
+            layers,
+            names=[names[i] for i in ids] if names else None,
+            colours=object_colours(max(num, 1))[ids],
+            ids=ids)
+        files = dict(picture=osp.join('content', f'{name}.png'),
+                     background=osp.join('content', name, 'background.png'),
+                     layers={})
+        write_png(picture, osp.join(out_dir, files['picture']))
+        write_png(np.ascontiguousarray(layers.background[..., ::-1]),
+                  osp.join(out_dir, files['background']))
+        for k, obj in enumerate(ids):
+            rel = osp.join('content', name, f'object_{obj}.png')
+            rgba = layers.rgba(k)
+            write_png(np.ascontiguousarray(rgba[..., [2, 1, 0, 3]]),
+                      osp.join(out_dir, rel))
+            files['layers'][str(obj)] = rel
+        record['content'].update(files)
+        result.files['content'] = osp.join(out_dir, files['picture'])
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -60,7 +60,7 @@ to the resize round trip).
 import os
 import os.path as osp
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -72,7 +72,8 @@ from mmdeocc.datasets.transforms.pcnet_c_inputs import (INTERPOLATIONS,
                                                         denormalize_rgb,
                                                         normalize_rgb,
                                                         paste_resize_image)
-from mmdeocc.structures import DeOcclusionResult
+from mmdeocc.structures import (DeOcclusionResult, decode_rle, encode_rle,
+                                encode_rles)
 from .bitmasks import PackedMasks
 from .crops import crop_union, dilate_square, paste_patches
 from .scene import DeOcclusionInputError, Scene, as_mask_tensor
@@ -107,6 +108,10 @@ class ContentLayers:
             ``background_hole`` from the union of the modal masks
             (re-composition reveals the background of a removed object
             within the same band).
+        instance_indices (np.ndarray, optional): ``(N,)`` int64 index of
+            each layer's object among the predictions it was made from
+            (detector outputs: only de-occluded instances get a layer);
+            None when the layers are the objects given, in order.
     """
     image: np.ndarray
     background: np.ndarray
@@ -117,6 +122,7 @@ class ContentLayers:
     modal_masks: np.ndarray
     amodal_masks: np.ndarray
     background_dilation: int = 0
+    instance_indices: Optional[np.ndarray] = None
 
     @property
     def num_objects(self) -> int:
@@ -141,6 +147,111 @@ class ContentLayers:
         out[alpha, :3] = self.rgb[index][alpha]
         out[alpha, 3] = 255
         return out
+
+    def to_dict(self) -> Dict[str, Any]:
+        """A compact, lossless, picklable / JSON-able form without the image.
+
+        Only what differs from the input image is kept: the masks as COCO
+        RLE and the colours of the completed pixels (row-major order within
+        each mask). :meth:`from_dict` with the same image rebuilds the
+        layers exactly.
+
+        Returns:
+            dict: ``height``, ``width``, ``modal_masks`` / ``amodal_masks``
+            / ``fill_masks`` (lists of RLE), ``fill_rgb`` (list of ``(K_i,
+            3)`` uint8 arrays), ``background_hole`` (RLE),
+            ``background_rgb`` (``(M, 3)`` uint8), ``background_dilation``
+            and ``instance_indices`` (list or None).
+        """
+        height, width = self.image.shape[:2]
+        return dict(
+            height=int(height),
+            width=int(width),
+            modal_masks=encode_rles(self.modal_masks),
+            amodal_masks=encode_rles(self.amodal_masks),
+            fill_masks=encode_rles(self.fill_masks),
+            fill_rgb=[
+                self.rgb[i][self.fill_masks[i]].copy()
+                for i in range(self.num_objects)
+            ],
+            background_hole=encode_rle(self.background_hole),
+            background_rgb=self.background[self.background_hole].copy(),
+            background_dilation=int(self.background_dilation),
+            instance_indices=None if self.instance_indices is None else
+            [int(i) for i in self.instance_indices])
+
+    @classmethod
+    def from_dict(cls, image: np.ndarray,
+                  data: Mapping[str, Any]) -> 'ContentLayers':
+        """Rebuild the layers from :meth:`to_dict` and the input image.
+
+        Args:
+            image (np.ndarray): The ``(H, W, 3)`` uint8 RGB input image.
+            data (Mapping): Output of :meth:`to_dict`.
+
+        Returns:
+            ContentLayers: Equal to the layers that were converted.
+
+        Raises:
+            ContentCompletionError: Missing fields or sizes that disagree.
+        """
+        missing = sorted({
+            'height', 'width', 'modal_masks', 'amodal_masks', 'fill_masks',
+            'fill_rgb', 'background_hole', 'background_rgb'
+        } - set(data))
+        if missing:
+            raise ContentCompletionError(
+                f'content layers dict: missing fields {missing}')
+        height, width = int(data['height']), int(data['width'])
+        image = _check_image(image, height, width)
+
+        def masks(key: str) -> np.ndarray:
+            decoded = [decode_rle(rle).astype(bool) for rle in data[key]]
+            for mask in decoded:
+                if mask.shape != (height, width):
+                    raise ContentCompletionError(
+                        f'content layers dict: a mask of {key} is '
+                        f'{mask.shape}, expected {(height, width)}')
+            return np.stack(decoded) if decoded else np.zeros(
+                (0, height, width), bool)
+
+        modal, amodal, fill = (masks(k) for k in ('modal_masks',
+                                                  'amodal_masks',
+                                                  'fill_masks'))
+        if not len(modal) == len(amodal) == len(fill) == len(
+                data['fill_rgb']):
+            raise ContentCompletionError(
+                'content layers dict: modal_masks, amodal_masks, fill_masks '
+                'and fill_rgb differ in length')
+        rgb = np.broadcast_to(image, (len(fill), ) + image.shape).copy()
+        for i, values in enumerate(data['fill_rgb']):
+            values = np.asarray(values, np.uint8).reshape(-1, 3)
+            if len(values) != int(fill[i].sum()):
+                raise ContentCompletionError(
+                    f'content layers dict: fill_rgb[{i}] has {len(values)} '
+                    f'colours for {int(fill[i].sum())} fill pixels')
+            rgb[i][fill[i]] = values
+        hole = decode_rle(data['background_hole']).astype(bool)
+        background = image.copy()
+        values = np.asarray(data['background_rgb'], np.uint8).reshape(-1, 3)
+        if hole.shape != (height, width) or len(values) != int(hole.sum()):
+            raise ContentCompletionError(
+                'content layers dict: background_hole / background_rgb do '
+                'not fit the image')
+        background[hole] = values
+        indices = data.get('instance_indices')
+        return cls(
+            image=image,
+            background=background,
+            background_hole=hole,
+            rgb=rgb,
+            fill_masks=fill,
+            alpha=amodal | modal,
+            modal_masks=modal,
+            amodal_masks=amodal,
+            background_dilation=int(data.get('background_dilation', 0)),
+            instance_indices=None if indices is None else np.asarray(
+                indices, np.int64))
 
 
 def network_size(height: int, width: int, longer: int,
@@ -200,8 +311,9 @@ class ContentCompleter:
             ``complete(rgb_norm, hole, modal, category)``); put in eval mode.
         background_model (nn.Module, optional): Model for the background
             (same interface); default ``model`` with an empty modal channel.
-        input_size (int): Crop side ``S`` (256 for the released weights;
-            a multiple of 128).
+        input_size (int, optional): Crop side ``S`` (a multiple of 128);
+            default the model's ``in_size`` (the size it was trained at;
+            256 for the released weights).
         enlarge_box (float): Crop rule area factor (METHOD 1.3).
         min_side_ratio (float): Crop rule minimum side ratio.
         hole_dilation (int): Square kernel dilating the crop's hole (5, the
@@ -221,7 +333,7 @@ class ContentCompleter:
     def __init__(self,
                  model: nn.Module,
                  background_model: Optional[nn.Module] = None,
-                 input_size: int = 256,
+                 input_size: Optional[int] = None,
                  enlarge_box: float = 3.0,
                  min_side_ratio: float = 1.1,
                  hole_dilation: int = 5,
@@ -241,6 +353,8 @@ class ContentCompleter:
         if model is None:
             raise ContentCompletionError('model: a PCNet-C model is required')
         divisor = _size_divisor(model)
+        if input_size is None:
+            input_size = int(getattr(model, 'in_size', 256))
         if int(input_size) != input_size or input_size < divisor or \
                 input_size % divisor:
             raise ContentCompletionError(

@@ -1,7 +1,9 @@
 """``DeOcclusionDetector``: any MMDetection segmenter + scene de-occlusion."""
 import copy
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import (Any, Dict, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
+import numpy as np
 import torch
 from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
@@ -9,6 +11,9 @@ from mmdet.structures import SampleList
 from mmengine.config import ConfigDict
 from torch import Tensor, nn
 
+from mmdeocc.apis.det_content import (DetSampleContentCompleter,
+                                      build_det_sample_content_completer,
+                                      content_options, images_from_batch)
 from mmdeocc.apis.det_deocclusion import (DetDeOcclusionConfigError,
                                           DetSampleDeOccluder,
                                           check_detector_predicts_masks,
@@ -19,6 +24,7 @@ __all__ = ['DeOcclusionDetector']
 
 _DETECTOR = 'detector.'
 _PCNET_M = 'pcnet_m.'
+_PCNET_C = 'pcnet_c.'
 
 
 @MODELS.register_module()
@@ -31,7 +37,10 @@ class DeOcclusionDetector(BaseDetector):
     with ``pred_instances.amodal_masks``, ``pred_instances.deoccluded`` and
     ``pred_occlusion_order`` added by the same
     :class:`~mmdeocc.apis.det_deocclusion.DetSampleDeOccluder` the
-    :class:`~mmdeocc.engine.DeOcclusionHook` uses. ``loss`` and
+    :class:`~mmdeocc.engine.DeOcclusionHook` uses, and with ``pcnet_c`` the
+    ``content_layers`` of :class:`~mmdeocc.apis.det_content.
+    DetSampleContentCompleter` (original image read from ``img_path``, or
+    rebuilt from the preprocessed batch for array inputs). ``loss`` and
     ``_forward`` are the detector's (training the wrapper trains the
     detector; PCNet-M is frozen and stays in eval mode).
 
@@ -46,11 +55,11 @@ class DeOcclusionDetector(BaseDetector):
 
     *Nested*: ``detector=dict(type='MaskRCNN', ...)`` (or a built module).
 
-    Weights: the wrapper's state dict is ``detector.*`` + ``pcnet_m.*``.
-    Loading a plain detector checkpoint (keys without the ``detector.``
-    prefix, as ``init_detector(cfg, 'mask_rcnn.pth')`` does) is supported:
-    the keys are moved under ``detector.`` and the PCNet-M weights loaded
-    from ``pcnet_m`` are kept.
+    Weights: the wrapper's state dict is ``detector.*`` + ``pcnet_m.*`` (+
+    ``pcnet_c.*``). Loading a plain detector checkpoint (keys without the
+    ``detector.`` prefix, as ``init_detector(cfg, 'mask_rcnn.pth')`` does)
+    is supported: the keys are moved under ``detector.`` and the PCNet-M /
+    PCNet-C weights loaded from ``pcnet_m`` / ``pcnet_c`` are kept.
 
     Args:
         detector (dict | nn.Module, optional): The detector (nested form).
@@ -70,6 +79,10 @@ class DeOcclusionDetector(BaseDetector):
             dataset category id (PCNet-M models with ``use_category``).
         pcnet_m_cfg_options (dict, optional): Overrides of the checkpoint's
             model config.
+        pcnet_c (str, optional): PCNet-C checkpoint: also complete the
+            content of the de-occluded instances and the background.
+        content (dict, optional): :class:`~mmdeocc.deocclusion.
+            ContentCompleter` options (needs ``pcnet_c``).
         init_cfg (dict, optional): The detector's ``init_cfg`` (flat form).
         **detector_kwargs: The detector's other arguments (flat form):
             ``backbone``, ``neck``, ``rpn_head``, ``roi_head``,
@@ -87,6 +100,8 @@ class DeOcclusionDetector(BaseDetector):
                  label_to_category: Union[None, Sequence[int],
                                           Mapping[int, int]] = None,
                  pcnet_m_cfg_options: Optional[Mapping[str, Any]] = None,
+                 pcnet_c: Optional[str] = None,
+                 content: Optional[Mapping[str, Any]] = None,
                  init_cfg: Optional[dict] = None,
                  **detector_kwargs: Any) -> None:
         detector = self._build_detector(detector, detector_type, init_cfg,
@@ -108,11 +123,25 @@ class DeOcclusionDetector(BaseDetector):
         else:
             self.pcnet_m = None
         self.pcnet_m_path = pcnet_m
+        if content is not None and pcnet_c is None:
+            raise DetDeOcclusionConfigError(
+                'DeOcclusionDetector: content options need a PCNet-C '
+                'checkpoint (pcnet_c=<path>)')
+        self.content_options = content_options(content)
+        if pcnet_c is not None:
+            from mmdeocc.deocclusion import load_pcnet_c
+            self.pcnet_c = load_pcnet_c(pcnet_c)
+            for param in self.pcnet_c.parameters():
+                param.requires_grad_(False)
+        else:
+            self.pcnet_c = None
+        self.pcnet_c_path = pcnet_c
         self.deoccluder_options = options
         self.score_thr = score_thr
         self.max_instances = max_instances
         self.label_to_category = label_to_category
         self._sample_deoccluder: Optional[DetSampleDeOccluder] = None
+        self._content_completer: Optional[DetSampleContentCompleter] = None
         self._deoccluder_device: Optional[torch.device] = None
         # Fail on bad options at build time.
         self.sample_deoccluder()
@@ -168,18 +197,30 @@ class DeOcclusionDetector(BaseDetector):
                 score_thr=self.score_thr,
                 max_instances=self.max_instances,
                 label_to_category=self.label_to_category)
+            self._content_completer = None if self.pcnet_c is None else \
+                build_det_sample_content_completer(
+                    self.pcnet_c, self.content_options,
+                    self.label_to_category, device)
             self._deoccluder_device = device
         return self._sample_deoccluder
 
+    def content_completer(self) -> Optional[DetSampleContentCompleter]:
+        """The :class:`DetSampleContentCompleter` (None without
+        ``pcnet_c``), on the wrapper's device."""
+        self.sample_deoccluder()
+        return self._content_completer
+
     def init_weights(self) -> None:
-        """Initialise the detector only (PCNet-M keeps its loaded weights)."""
+        """Initialise the detector only (PCNet-M / PCNet-C keep their loaded
+        weights)."""
         self.detector.init_weights()
 
     def train(self, mode: bool = True) -> 'DeOcclusionDetector':
         """Set the detector's mode; PCNet-M always stays in eval mode."""
         super().train(mode)
-        if self.pcnet_m is not None:
-            self.pcnet_m.eval()
+        for network in (self.pcnet_m, self.pcnet_c):
+            if network is not None:
+                network.eval()
         return self
 
     # ------------------------------------------------------------------
@@ -219,7 +260,8 @@ class DeOcclusionDetector(BaseDetector):
         Returns:
             list[DetDataSample]: The detector's predictions plus
             ``pred_instances.amodal_masks``, ``pred_instances.deoccluded``
-            and ``pred_occlusion_order``.
+            and ``pred_occlusion_order`` (and ``content_layers`` with
+            ``pcnet_c``).
         """
         if not rescale:
             raise ValueError(
@@ -227,7 +269,21 @@ class DeOcclusionDetector(BaseDetector):
                 'the original image size)')
         samples = self.detector.predict(
             batch_inputs, batch_data_samples, rescale=rescale)
-        return self.sample_deoccluder()(samples)
+        samples = self.sample_deoccluder()(samples)
+        complete = self.content_completer()
+        if complete is None:
+            return samples
+        images: List[Optional[np.ndarray]] = [None] * len(samples)
+        without_file = [
+            k for k, sample in enumerate(samples)
+            if not sample.metainfo.get('img_path')
+        ]
+        if without_file:
+            rebuilt = images_from_batch(batch_inputs, samples,
+                                        self.data_preprocessor)
+            for k in without_file:
+                images[k] = rebuilt[k]
+        return complete(samples, images)
 
 
 def _detector_checkpoint_pre_hook(module: DeOcclusionDetector,
@@ -236,21 +292,24 @@ def _detector_checkpoint_pre_hook(module: DeOcclusionDetector,
     """Accept plain detector checkpoints in the wrapper.
 
     When no key of ``state_dict`` under ``prefix`` starts with
-    ``detector.`` or ``pcnet_m.``, it is a detector's own state dict: move
-    its keys under ``detector.`` and fill in the current PCNet-M weights
-    (and shared data-preprocessor buffers) so that nothing is reported
-    missing and PCNet-M keeps the weights loaded from ``pcnet_m``.
+    ``detector.``, ``pcnet_m.`` or ``pcnet_c.``, it is a detector's own
+    state dict: move its keys under ``detector.`` and fill in the current
+    PCNet-M / PCNet-C weights (and shared data-preprocessor buffers) so that
+    nothing is reported missing and the networks keep the weights loaded
+    from ``pcnet_m`` / ``pcnet_c``.
     """
     own = [k for k in state_dict if k.startswith(prefix)]
-    if not own or any(
-            k[len(prefix):].startswith((_DETECTOR, _PCNET_M)) for k in own):
+    if not own or any(k[len(prefix):].startswith((_DETECTOR, _PCNET_M,
+                                                  _PCNET_C)) for k in own):
         return
     for key in own:
         state_dict[prefix + _DETECTOR + key[len(prefix):]] = state_dict.pop(
             key)
-    if module.pcnet_m is not None:
-        for key, value in module.pcnet_m.state_dict().items():
-            state_dict[prefix + _PCNET_M + key] = value
+    for name, network in ((_PCNET_M, module.pcnet_m),
+                          (_PCNET_C, module.pcnet_c)):
+        if network is not None:
+            for key, value in network.state_dict().items():
+                state_dict[prefix + name + key] = value
     for key in module.state_dict():
         if key.startswith('data_preprocessor.') and \
                 prefix + key not in state_dict and \

@@ -1,5 +1,7 @@
-"""Pictures of de-occlusion results: amodal masks, invisible parts and the
-occlusion graph."""
+"""Pictures of de-occlusion results: amodal masks, invisible parts, the
+occlusion graph and completed content."""
+from .content_drawing import (checkerboard, object_tile,
+                              render_content_layers)
 from .deocclusion_drawing import (DrawingInputError, draw_object_ids,
                                   invisible_parts, object_colours,
                                   object_texts, overlay_invisible,
@@ -9,5 +11,6 @@ from .order_graph import draw_order_graph, graph_layout, order_edges
 __all__ = [
     'DrawingInputError', 'draw_object_ids', 'invisible_parts',
     'object_colours', 'object_texts', 'overlay_invisible', 'overlay_visible',
-    'render_deocclusion', 'draw_order_graph', 'graph_layout', 'order_edges'
+    'render_deocclusion', 'draw_order_graph', 'graph_layout', 'order_edges',
+    'checkerboard', 'object_tile', 'render_content_layers'
 ]

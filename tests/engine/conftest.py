@@ -3,8 +3,8 @@ det_fixtures.py)."""
 import pytest
 import torch
 
-from det_fixtures import (make_scenes, save_detector, save_pcnet_m,
-                          tiny_detector_config)
+from det_fixtures import (make_scenes, save_detector, save_pcnet_c,
+                          save_pcnet_m, tiny_detector_config)
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +27,12 @@ def scenes(tmp_path_factory):
 def pcnet_ckpt(tmp_path_factory):
     """A random tiny PCNet-M checkpoint with its config in the meta."""
     return save_pcnet_m(tmp_path_factory.mktemp('pcnet') / 'pcnet_m.pth')
+
+
+@pytest.fixture(scope='session')
+def pcnet_c_ckpt(tmp_path_factory):
+    """A random narrow PCNet-C checkpoint with its config in the meta."""
+    return save_pcnet_c(tmp_path_factory.mktemp('pcnet_c') / 'pcnet_c.pth')
 
 
 @pytest.fixture(scope='session')

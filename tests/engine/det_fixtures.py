@@ -1,6 +1,6 @@
 """Builders shared by the MMDetection-integration tests (engine, apis,
-tools): tiny occlusion scenes, a tiny random PCNet-M checkpoint, and a
-tiny Mask R-CNN config / checkpoint. Everything is made by the tests; no
+tools): tiny occlusion scenes, tiny random PCNet-M and PCNet-C
+checkpoints, and a tiny Mask R-CNN config / checkpoint. Everything is made by the tests; no
 file outside the repository is read."""
 import json
 from pathlib import Path
@@ -82,6 +82,37 @@ def save_pcnet_m(path: Path, seed: int = 0, **cfg_overrides) -> Path:
     save_checkpoint_atomic(
         dict(state_dict=model.state_dict(),
              meta=dict(cfg=config_text_for_model(cfg))), str(path))
+    return path
+
+
+#: A narrow PCNet-C (generator width 1/8, 128 x 128 crops) without VGG.
+PCNET_C_CFG = dict(
+    type='PCNetC',
+    generator=dict(type='PCNetCGenerator', window_rescale=True, width=0.125),
+    discriminator=dict(type='PCNetCDiscriminator', width=0.125),
+    inpainting_loss=dict(
+        type='PCNetCInpaintingLoss', perceptual_weight=0.0, style_weight=0.0),
+    in_size=128)
+
+
+def save_pcnet_c(path: Path, seed: int = 0) -> Path:
+    """Save a random narrow PCNet-C like a Runner checkpoint (generator and
+    discriminator weights, the model config in ``meta['cfg']``)."""
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    from mmdeocc.models import config_text_for_model, save_checkpoint_atomic
+    init_default_scope('mmdet')
+    torch.manual_seed(seed)
+    model = MODELS.build(PCNET_C_CFG)
+    state = {
+        k: v
+        for k, v in model.state_dict().items()
+        if k.startswith(('generator.', 'discriminator.'))
+    }
+    save_checkpoint_atomic(
+        dict(state_dict=state, meta=dict(cfg=config_text_for_model(
+            PCNET_C_CFG))), str(path))
     return path
 
 

@@ -13,8 +13,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'engine'))
 
 from det_fixtures import (REPO_ROOT, load_tool, make_scenes,  # noqa: E402
-                          save_detector, save_pcnet_m, scene_masks,
-                          tiny_detector_config)
+                          save_detector, save_pcnet_c, save_pcnet_m,
+                          scene_masks, tiny_detector_config)
 from mmdeocc.structures import DeOcclusionResult  # noqa: E402
 
 
@@ -94,7 +94,14 @@ def test_bad_arguments(infer, data, tmp_path, capsys):
             '--pcnet-m', str(data['pcnet']), '--pcnet-c', 'c.pth',
             '--out-dir', str(tmp_path)
         ])
-    assert 'not available' in capsys.readouterr().err
+    assert '--pcnet-c: file c.pth does not exist' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        infer.parse_args([
+            str(data['images']), '--masks-from', str(data['ann']),
+            '--pcnet-m', str(data['pcnet']), '--content-options',
+            'input_size=256', '--out-dir', str(tmp_path)
+        ])
+    assert '--content-options needs --pcnet-c' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         infer.parse_args([
             str(data['images']), '--masks-from', str(data['ann']),
@@ -134,3 +141,41 @@ def test_detector_source(infer, data, tmp_path):
     assert record['num_objects'] == 5 and len(record['scores']) == 5
     assert all(record['deoccluded'])
     assert record['category_names'][0] in cfg.classes
+
+
+def test_pcnet_c_writes_content_layers(infer, data, tmp_path, capsys):
+    """--pcnet-c: a content picture, the background and one RGBA layer per
+    de-occluded object; layers keep the visible pixels of the image."""
+    pcnet_c = save_pcnet_c(tmp_path / 'pcnet_c.pth')
+    out = tmp_path / 'out'
+    assert infer.main([
+        str(data['images']), '--masks-from', str(data['ann']), '--pcnet-m',
+        str(data['pcnet']), '--pcnet-c', str(pcnet_c), '--content-options',
+        'batch_size=2', '--out-dir', str(out), '--no-progress'
+    ]) == 0
+    for file_name, (modal, _, _) in scene_masks(data['ann']).items():
+        stem = Path(file_name).stem
+        image = cv2.imread(str(data['images'] / file_name))
+        record = json.loads((out / 'preds' / f'{stem}.json').read_text())
+        content = record['content']
+        assert content['instance_ids'] == list(range(len(modal)))
+        assert len(content['fill_pixels']) == len(modal)
+        picture = cv2.imread(str(out / content['picture']))
+        assert picture.shape[0] > image.shape[0]
+        background = cv2.imread(str(out / content['background']))
+        assert background.shape == image.shape
+        amodal = DeOcclusionResult.from_dict(record).amodal_masks
+        for obj, rel in content['layers'].items():
+            rgba = cv2.imread(str(out / rel), cv2.IMREAD_UNCHANGED)
+            assert rgba.shape == image.shape[:2] + (4, )
+            alpha = rgba[..., 3] > 0
+            assert np.array_equal(alpha, modal[int(obj)] | amodal[int(obj)])
+            visible = modal[int(obj)]
+            assert np.array_equal(rgba[..., :3][visible], image[visible])
+    # bad content options: a clear error, status 2
+    assert infer.main([
+        str(data['images']), '--masks-from', str(data['ann']), '--pcnet-m',
+        str(data['pcnet']), '--pcnet-c', str(pcnet_c), '--content-options',
+        'input_size=100', '--out-dir', str(out)
+    ]) == 2
+    assert 'multiple of 128' in capsys.readouterr().err

@@ -7,6 +7,9 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
+from mmdeocc.apis.det_content import (DetSampleContentCompleter,
+                                      build_det_sample_content_completer,
+                                      content_options)
 from mmdeocc.apis.det_deocclusion import (DetDeOcclusionConfigError,
                                           DetSampleDeOccluder,
                                           build_det_sample_deoccluder,
@@ -22,7 +25,10 @@ class DeOcclusionHook(Hook):
 
     Adds ``pred_instances.amodal_masks``, ``pred_instances.deoccluded`` and
     ``pred_occlusion_order`` to every predicted data sample (see
-    :mod:`mmdeocc.apis.det_deocclusion`) so that the evaluators - e.g.
+    :mod:`mmdeocc.apis.det_deocclusion`), and with ``pcnet_c`` the content
+    layers ``content_layers`` (see :mod:`mmdeocc.apis.det_content`; the
+    original image is read from the sample's ``img_path``), so that the
+    evaluators - e.g.
     :class:`~mmdeocc.evaluation.AmodalMaskMetric`,
     :class:`~mmdeocc.evaluation.OcclusionOrderMetric`,
     :class:`~mmdeocc.evaluation.DumpDeOcclusionResults` - and the
@@ -76,6 +82,13 @@ class DeOcclusionHook(Hook):
             (no category ids, for class-agnostic PCNet-M models).
         pcnet_m_cfg_options (dict, optional): Overrides of the checkpoint's
             model config (e.g. ``{'use_category': True}``).
+        pcnet_c (str, optional): PCNet-C checkpoint: also complete the
+            content of the de-occluded instances and the background (slow:
+            one PCNet-C pass per occluded instance plus one per image).
+        content (dict, optional): :class:`~mmdeocc.deocclusion.
+            ContentCompleter` options (``input_size``, ``hole_dilation``,
+            ``keep_visible``, ``background_dilation``, ...); needs
+            ``pcnet_c``.
         enable_val (bool): De-occlude during validation.
         enable_test (bool): De-occlude during testing.
     """
@@ -92,6 +105,8 @@ class DeOcclusionHook(Hook):
                  label_to_category: Union[None, str, Sequence[int],
                                           Mapping[int, int]] = None,
                  pcnet_m_cfg_options: Optional[Mapping[str, Any]] = None,
+                 pcnet_c: Optional[str] = None,
+                 content: Optional[Mapping[str, Any]] = None,
                  enable_val: bool = True,
                  enable_test: bool = True) -> None:
         if pcnet_m is not None and checkpoint is not None and \
@@ -113,11 +128,19 @@ class DeOcclusionHook(Hook):
         self.pcnet_m_cfg_options = pcnet_m_cfg_options
         self.enable_val = enable_val
         self.enable_test = enable_test
+        self.pcnet_c = pcnet_c
+        self.content_cfg = dict(content or {})
         self._sample_deoccluders: Dict[str, DetSampleDeOccluder] = {}
+        self._content_completers: Dict[str, DetSampleContentCompleter] = {}
         self._patched: List[tuple] = []
         # Fail on bad options now rather than at the first validation.
         from mmdeocc.apis.det_deocclusion import deoccluder_options
         deoccluder_options(self.deoccluder_cfg, gap_tolerance, True)
+        if content is not None and pcnet_c is None:
+            raise DetDeOcclusionConfigError(
+                'DeOcclusionHook: content options need a PCNet-C checkpoint '
+                '(pcnet_c=<path>)')
+        content_options(self.content_cfg)
 
     # ------------------------------------------------------------------
     # Building
@@ -179,12 +202,21 @@ class DeOcclusionHook(Hook):
             device=device,
             pcnet_m_cfg_options=self.pcnet_m_cfg_options)
         self._sample_deoccluders[mode] = built
+        if self.pcnet_c is not None:
+            self._content_completers[mode] = \
+                build_det_sample_content_completer(
+                    self.pcnet_c,
+                    self.content_cfg,
+                    label_to_category=built.label_to_category,
+                    device=device)
         print_log(
             f'DeOcclusionHook: de-occluding {mode} predictions with '
             f'{self.pcnet_m or "no network"} (order '
             f'{built.deoccluder.order_method}, amodal '
             f'{built.deoccluder.amodal_method}, gap_tolerance '
-            f'{built.deoccluder.gap_tolerance}, score_thr {self.score_thr})',
+            f'{built.deoccluder.gap_tolerance}, score_thr {self.score_thr})'
+            + (f' and content completion with {self.pcnet_c}'
+               if self.pcnet_c else ''),
             logger='current')
         return built
 
@@ -198,11 +230,12 @@ class DeOcclusionHook(Hook):
         if getattr(current, _MARK, None) is not None:
             return  # already attached (e.g. a loop that crashed earlier)
         deocclude = self.sample_deoccluder(runner, mode)
+        complete = self._content_completers.get(mode)
         had_own = step_name in vars(model)
 
         def step(data, *args, **kwargs):
-            outputs = current(data, *args, **kwargs)
-            return deocclude(outputs)
+            outputs = deocclude(current(data, *args, **kwargs))
+            return outputs if complete is None else complete(outputs)
 
         setattr(step, _MARK, current)
         setattr(model, step_name, step)

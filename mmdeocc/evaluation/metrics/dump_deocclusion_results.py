@@ -49,13 +49,19 @@ class DumpDeOcclusionResults(BaseMetric):
         dict(img_id=..., img_path=..., ori_shape=(H, W), ...,
              pred_instances=dict(masks=[RLE, ...], amodal_masks=[RLE, ...],
                                  scores=np.ndarray, labels=..., ...),
-             pred_occlusion_order=np.ndarray (N, N) int8)
+             pred_occlusion_order=np.ndarray (N, N) int8,
+             content_layers=dict(...))  # only with content completion
+
 
     Unlike mmdet's ``DumpDetResults`` (which only compresses ``masks``),
     both ``masks`` and ``amodal_masks`` are stored as COCO RLE dicts with
     ``str`` counts (``mmdeocc.structures.decode_rle`` reads them back);
     other per-instance tensors become numpy arrays; ground truth is not
-    stored. The file is written atomically (a temp file renamed over the
+    stored. Content layers (``DeOcclusionHook(pcnet_c=...)``) are stored in
+    the compact, lossless form of :meth:`mmdeocc.deocclusion.ContentLayers.
+    to_dict` (masks as RLE, only the completed pixels' colours);
+    ``ContentLayers.from_dict(image, record['content_layers'])`` rebuilds
+    them with the image. The file is written atomically (a temp file renamed over the
     destination), so a reader never sees a partial pickle.
 
     Args:
@@ -106,6 +112,10 @@ class DumpDeOcclusionResults(BaseMetric):
             if order is not None:
                 record['pred_occlusion_order'] = np.asarray(
                     _to_plain(order)).astype(np.int8)
+            layers = get_field(sample, 'content_layers')
+            if layers is not None:
+                record['content_layers'] = layers if isinstance(
+                    layers, dict) else layers.to_dict()
             self.results.append(record)
 
     def compute_metrics(self, results: List[Dict[str, Any]]) -> Dict:
