@@ -34,8 +34,8 @@ from torch import Tensor, nn
 
 from mmdeocc.deocclusion import (ContentCompleter, ContentCompletionError,
                                  load_pcnet_c)
-from .det_deocclusion import (DetSampleError, LabelToCategory, _describe,
-                              _mask_tensor, label_category_table)
+from .det_deocclusion import (LabelToCategory, _describe, _mask_tensor,
+                              label_category_table, labels_to_categories)
 
 __all__ = [
     'DetContentError', 'DetSampleContentCompleter', 'content_options',
@@ -155,18 +155,8 @@ class DetSampleContentCompleter:
                       where: str) -> Optional[List[int]]:
         if not getattr(self.completer.model, 'use_category', False):
             return None
-        if labels is None:
-            raise DetSampleError(
-                f'{where}: pred_instances.labels is missing but the PCNet-C '
-                'model needs category ids')
-        out = []
-        for label in torch.as_tensor(labels).reshape(-1).tolist():
-            if int(label) not in self.label_to_category:
-                raise DetSampleError(
-                    f'{where}: predicted label {int(label)} has no entry in '
-                    'label_to_category')
-            out.append(self.label_to_category[int(label)])
-        return out
+        return labels_to_categories(self.label_to_category, labels,
+                                    where).tolist()
 
     @staticmethod
     def _image(sample: Any, index: int, images: Optional[Sequence[Any]],

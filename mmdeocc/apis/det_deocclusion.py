@@ -174,6 +174,36 @@ def label_category_table(label_to_category: LabelToCategory
     return table
 
 
+def labels_to_categories(table: Mapping[int, int], labels: Optional[Tensor],
+                         where: str) -> Tensor:
+    """Dataset category ids of predicted labels.
+
+    Args:
+        table (Mapping[int, int]): Label -> category id
+            (:func:`label_category_table`).
+        labels (Tensor, optional): ``(K,)`` mmdet labels.
+        where (str): Sample description for errors.
+
+    Returns:
+        Tensor: ``(K,)`` int64 category ids.
+
+    Raises:
+        DetSampleError: Labels missing or without an entry in ``table``.
+    """
+    if labels is None:
+        raise DetSampleError(
+            f'{where}: pred_instances.labels is missing but '
+            'label_to_category is set')
+    out = []
+    for label in torch.as_tensor(labels).reshape(-1).tolist():
+        if int(label) not in table:
+            raise DetSampleError(
+                f'{where}: predicted label {int(label)} has no entry in '
+                f'label_to_category (known labels: {sorted(table)[:20]})')
+        out.append(table[int(label)])
+    return torch.tensor(out, dtype=torch.int64)
+
+
 def _mask_tensor(masks: Any, where: str) -> Tensor:
     """Predicted masks as an ``(N, H, W)`` bool tensor (no copy for bool
     tensors)."""
@@ -301,19 +331,7 @@ class DetSampleDeOccluder:
         """
         if self.label_to_category is None:
             return None
-        if labels is None:
-            raise DetSampleError(
-                f'{where}: pred_instances.labels is missing but '
-                'label_to_category is set')
-        out = []
-        for label in torch.as_tensor(labels).reshape(-1).tolist():
-            if int(label) not in self.label_to_category:
-                raise DetSampleError(
-                    f'{where}: predicted label {int(label)} has no entry in '
-                    'label_to_category (known labels: '
-                    f'{sorted(self.label_to_category)[:20]})')
-            out.append(self.label_to_category[int(label)])
-        return torch.tensor(out, dtype=torch.int64)
+        return labels_to_categories(self.label_to_category, labels, where)
 
     def __call__(self, data_samples: Sequence[Any]) -> Sequence[Any]:
         """De-occlude the predictions of a batch of data samples.

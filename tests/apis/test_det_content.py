@@ -150,3 +150,34 @@ def test_clear_errors(deoccluded, pcnet_c, api_scenes):
                                            dict(input_size=100))
     with pytest.raises(FileNotFoundError):
         build_det_sample_content_completer('/nonexistent/pcnet_c.pth')
+
+
+def test_category_ids_reach_pcnet_c(deoccluded):
+    """A PCNet-C with use_category gets the dataset ids of the labels."""
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    from det_fixtures import PCNET_C_CFG
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = MODELS.build(dict(PCNET_C_CFG, use_category=True)).eval()
+    seen = []
+    complete_fn = model.complete
+
+    def spy(rgb, hole, modal, category=None):
+        seen.append(category)
+        return complete_fn(rgb, hole, modal, category)
+
+    model.complete = spy
+    with pytest.raises(DetContentError, match='label_to_category'):
+        build_det_sample_content_completer(model)
+    samples, images = deoccluded
+    complete = build_det_sample_content_completer(
+        model, label_to_category={0: 7})
+    complete(samples[:1], images[:1])
+    # object crops get the mapped id (the background pass, with an empty
+    # modal channel, last)
+    assert len(seen) >= 2 and set(torch.cat(seen[:-1]).tolist()) == {7}
+    with pytest.raises(Exception, match='label 0 has no entry'):
+        build_det_sample_content_completer(
+            model, label_to_category={3: 7})(samples[:1], images[:1])
