@@ -13,29 +13,15 @@
 # COCOA uses a constant category (modal channel = the plain mask).
 _base_ = [
     '_base_/models/pcnet_c.py',
-    '_base_/datasets/pcnet_m_instances.py',
+    '_base_/datasets/pcnet_c_instances.py',
     '_base_/schedules/pcnet_c_450k.py',
     '_base_/default_runtime.py',
 ]
-crop_size = 256
-model = dict(use_category=False, in_size=crop_size)
+model = dict(use_category=False, in_size=256)  # = the crop size of the data config
 train_dataloader = dict(
-    batch_size=16,  # per GPU; the reference used 16 x 8 GPUs = 128
-    num_workers=4,
     dataset=dict(
         ann_file='data/cocoa/annotations/COCO_amodal_train2014.json',
         data_format='cocoa',
-        data_prefix=dict(img='data/cocoa/train2014'),
-        pipeline=[
-            dict(
-                type='SurrogateOcclusion',
-                size=crop_size,
-                enlarge_box=3.0,
-                min_side_ratio=1.1,
-                eraser_front_prob=1.0,  # PCNet-C: always case 1
-                on_failure='resample'),
-            dict(type='LoadPCNetCImageCrop', interpolation='bicubic'),
-            dict(type='PackPCNetCInputs'),
-        ]))
+        data_prefix=dict(img='data/cocoa/train2014')))
 load_from = 'checkpoints/pcnet_c_init_from_inpainting.pth'
 default_hooks = dict(checkpoint=dict(interval=10000, max_keep_ckpts=3))
