@@ -749,10 +749,7 @@ class DeOcclusionInferencer:
             layers = sample.content_layers
             record['content'] = dict(
                 instance_ids=[int(i) for i in layers.instance_indices],
-                fill_pixels=[
-                    int(n) for n in layers.fill_masks.reshape(
-                        layers.num_objects, -1).sum(1)
-                ],
+                fill_pixels=[int(n) for n in layers.fill_masks.sum((1, 2))],
                 background_pixels=int(layers.background_hole.sum()))
         result = ImageResult(name, path, sample, record)
         want_vis = return_vis or (out_dir is not None and not no_save_vis)

@@ -5,7 +5,9 @@ completed object on its own.
 
 - top row: the input image and the inpainted background (every object
   removed), side by side with captions;
-- below: one tile per object that has completed pixels: its RGBA layer
+- below: one tile per object whose completed pixels are at least
+  ``min_fill_fraction`` of its layer (objects whose invisible part is a
+  sliver along their border are left out): its RGBA layer
   (amodal ∪ visible, cut out of the image with the invisible part filled by
   PCNet-C) over a grey checkerboard, cropped to the layer's box plus a
   margin and scaled to a common tile height, the completed pixels outlined
@@ -122,7 +124,8 @@ def render_content_layers(layers,
                           names: Optional[Sequence[Optional[str]]] = None,
                           colours: Optional[np.ndarray] = None,
                           ids: Optional[Sequence[int]] = None,
-                          max_objects: int = 24) -> np.ndarray:
+                          max_objects: int = 24,
+                          min_fill_fraction: float = 0.01) -> np.ndarray:
     """The content-completion picture of one image (module docstring).
 
     Args:
@@ -135,6 +138,8 @@ def render_content_layers(layers,
             default ``layers.instance_indices`` or ``0 .. N - 1``.
         max_objects (int): Draw at most this many object tiles (those with
             the most completed pixels).
+        min_fill_fraction (float): Draw an object only when its completed
+            pixels are at least this fraction of its layer (and > 0).
 
     Returns:
         np.ndarray: ``(H', W', 3)`` uint8 BGR picture.
@@ -156,9 +161,12 @@ def render_content_layers(layers,
         _caption(background, 'background, objects removed')
     ], axis=1)
     width = top.shape[1]
-    filled = layers.fill_masks.reshape(num, -1).sum(1) if num else []
-    chosen = [k for k in np.argsort(-np.asarray(filled), kind='stable')
-              if filled[k] > 0][:max_objects]
+    filled = (layers.fill_masks & layers.alpha).sum((1, 2))
+    area = layers.alpha.sum((1, 2))
+    chosen = [
+        k for k in np.argsort(-filled, kind='stable')
+        if filled[k] > 0 and filled[k] >= min_fill_fraction * area[k]
+    ][:max_objects]
     tile_height = int(np.clip(image.shape[0] // 2, 64, 200))
     tiles = [
         _caption(

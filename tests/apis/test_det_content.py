@@ -181,3 +181,18 @@ def test_category_ids_reach_pcnet_c(deoccluded):
     with pytest.raises(Exception, match='label 0 has no entry'):
         build_det_sample_content_completer(
             model, label_to_category={3: 7})(samples[:1], images[:1])
+
+
+def test_image_without_detections(deoccluded, pcnet_c):
+    samples, images = deoccluded
+    sample = samples[0].clone()
+    height, width = images[0].shape[:2]
+    pred = InstanceData()
+    pred.masks = torch.zeros((0, height, width), dtype=torch.bool)
+    pred.amodal_masks = pred.masks.clone()
+    pred.deoccluded = torch.zeros(0, dtype=torch.bool)
+    sample.pred_instances = pred
+    complete = build_det_sample_content_completer(str(pcnet_c))
+    layers = complete([sample], images[:1])[0].content_layers
+    assert layers.num_objects == 0 and not layers.background_hole.any()
+    assert np.array_equal(layers.background, images[0])

@@ -61,3 +61,26 @@ def test_checkerboard_and_errors():
                                                                          0]
     with pytest.raises(DrawingInputError, match='2 colours for 3'):
         render_content_layers(_layers(), colours=object_colours(2))
+
+
+def test_slivers_are_left_out():
+    layers = _layers()
+    layers.fill_masks[1, 20, 25:27] = True  # 2 px of a 1050 px layer
+    base = render_content_layers(layers, colours=object_colours(3))
+    assert not (base == object_colours(3)[1]).all(-1).any()
+    every = render_content_layers(layers, colours=object_colours(3),
+                                  min_fill_fraction=0.0)
+    assert (every == object_colours(3)[1]).all(-1).any()
+
+
+def test_no_object():
+    layers = _layers()
+    empty = ContentLayers(
+        image=layers.image, background=layers.image.copy(),
+        background_hole=np.zeros((H, W), bool),
+        rgb=np.zeros((0, H, W, 3), np.uint8),
+        fill_masks=np.zeros((0, H, W), bool), alpha=np.zeros((0, H, W), bool),
+        modal_masks=np.zeros((0, H, W), bool),
+        amodal_masks=np.zeros((0, H, W), bool))
+    picture = render_content_layers(empty)
+    assert picture.shape == (H + CAPTION + 2 * GAP, 2 * W + 3 * GAP, 3)

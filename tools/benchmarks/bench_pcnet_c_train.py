@@ -14,6 +14,14 @@ Example (the numbers in docs/benchmarks.md)::
 
     OMP_NUM_THREADS=1 python tools/benchmarks/bench_pcnet_c_train.py \\
         --steps 60 --batch-size 4 --held-out 438
+
+With ``--checkpoint`` nothing is trained: the given PCNet-C is evaluated
+on crops of every image of ``--ann-file`` (no photo is held out, so for a
+checkpoint trained on those photos this measures fitting, on new random
+occlusions), e.g. the committed demo model (docs/results.md)::
+
+    OMP_NUM_THREADS=1 python tools/benchmarks/bench_pcnet_c_train.py \\
+        --checkpoint checkpoints/pcnet_c_w025_coco128.pth --eval-crops 64
 """
 import argparse
 import json
@@ -43,12 +51,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--eval-every', type=int, default=20)
     parser.add_argument('--eval-crops', type=int, default=16)
-    parser.add_argument('--size', type=int, default=128)
+    parser.add_argument('--size', type=int, default=None,
+                        help='crop side (default 128, or the in_size of '
+                        '--checkpoint)')
     parser.add_argument('--lr', type=float, default=None,
                         help='generator lr (default: the config\'s)')
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default=None, help='write results as JSON')
+    parser.add_argument(
+        '--checkpoint', default=None,
+        help='evaluate this PCNet-C checkpoint instead of training (crops '
+        'of every image of --ann-file; --size defaults to its in_size)')
     return parser.parse_args(argv)
 
 
@@ -116,8 +130,16 @@ def main(argv=None) -> None:
     from mmdet.registry import DATASETS, MODELS
     init_default_scope('mmdet')
     cfg = Config.fromfile(args.config)
+    trained = None
+    if args.checkpoint is not None:
+        from mmdeocc.deocclusion import load_pcnet_c
+        trained = load_pcnet_c(args.checkpoint)
+    if args.size is None:
+        args.size = trained.in_size if trained is not None else 128
     tmp = tempfile.mkdtemp(prefix='bench_pcnet_c_')
     train_ann, held_ann = split_annotations(args.ann_file, args.held_out, tmp)
+    if trained is not None:
+        held_ann = args.ann_file  # evaluation only: every image
     pipeline = cfg.train_dataloader.dataset.pipeline
     pipeline[0]['size'] = args.size
 
@@ -133,6 +155,14 @@ def main(argv=None) -> None:
         held_set[i * 7919 % (10 * len(held_set))]
         for i in range(args.eval_crops)
     ])
+    if trained is not None:
+        res = hole_l1(trained, held)
+        print(f'{args.checkpoint}: hole L1 {res["l1"]:.2f} on '
+              f'{args.eval_crops} crops of {args.ann_file} (mean-colour fill '
+              f'{res["mean_fill_l1"]:.2f}; 0-255 RGB units)')
+        print(json.dumps(dict(checkpoint=args.checkpoint, size=args.size,
+                              eval_crops=args.eval_crops, **res)))
+        return
     if args.lr is not None:
         cfg.optim_wrapper.generator.optimizer.lr = args.lr
     model = MODELS.build(cfg.model)
