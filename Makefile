@@ -12,8 +12,9 @@ setup:
 
 demo: setup
 	$(VENV_PY) tools/infer.py demo/images --masks-from demo/annotations.json \
-		--pcnet-m checkpoints/pcnet_m_coco128.pth --out-dir $(DEMO_OUT)
-	@echo "Demo outputs written to $(DEMO_OUT)/ (pictures and JSON per image)."
+		--pcnet-m checkpoints/pcnet_m_coco128.pth \
+		--pcnet-c checkpoints/pcnet_c_w025_coco128.pth --out-dir $(DEMO_OUT)
+	@echo "Demo outputs written to $(DEMO_OUT)/ (pictures, content layers and JSON per image)."
 
 test: setup
 	$(VENV_PY) -m pytest tests
