@@ -6,8 +6,13 @@
 # modal masks of its ground-truth ancestors (objects occluding it directly
 # or transitively; order derived from the masks as in the evaluation,
 # METHOD 4.1), label = its ground-truth amodal mask; same crop rule and
-# shift / scale / flip augmentation as PCNet-M. At test time it runs in the
-# OG pipeline (eraser = ancestors under the evaluated ordering):
+# shift / scale / flip augmentation as PCNet-M; in 20% of the samples
+# (nonoccluder_prob, the counterpart of PCNet-M's case 2) the eraser also
+# holds the touching objects that do NOT occlude the target, label unchanged,
+# so the model learns not to fill a wrongly ordered neighbour (0 = the first
+# recipe; what changed and why: docs/results.md, PCNet-Sup section).
+# At test time it runs in the OG pipeline (eraser = ancestors under the
+# evaluated ordering):
 #   python tools/test.py configs/eval/deocc_scenes_unseen.py \
 #     work_dirs/pcnet_m_shapes_cpu/iter_2000.pth \
 #     --sup-checkpoint work_dirs/pcnet_sup_shapes_cpu/iter_2000.pth
@@ -23,6 +28,7 @@ train_dataloader = dict(
         data_format='amodal_coco',
         order_source='masks',  # or 'annotation' (the scenes' occlusion_edges)
         pipeline=[
-            dict(type='SupervisedAmodalSample', size=128),  # = model.in_size
+            dict(type='SupervisedAmodalSample', size=128,  # = model.in_size
+                 nonoccluder_prob=0.2),
             dict(type='PackPCNetInputs')
         ]))

@@ -2,8 +2,10 @@
 
 :class:`SupervisedAmodalInstanceDataset` is :class:`PCNetInstanceDataset`
 (same usable instances, same per-sample random generators, same mask cache)
-whose target instance dicts also carry the target's ground-truth amodal mask
-and the union of the modal masks of its ground-truth ancestors - everything
+whose target instance dicts also carry the target's ground-truth amodal mask,
+the union of the modal masks of its ground-truth ancestors and the union of
+the modal masks of its *non-occluders* (objects touching it that are not
+among its ancestors, mostly objects behind it) - everything
 :class:`~mmdeocc.datasets.transforms.SupervisedAmodalSample` needs. Only
 datasets with amodal ground truth work (KINS, COCOA, the mmdeocc amodal
 format, e.g. the generated occlusion scenes).
@@ -20,10 +22,18 @@ ground-truth order, taken from
 * ``order_source='annotation'``: the record's annotated ``gt_order`` (COCOA
   ``depth_constraint``, KINS 2020 clusters, the scenes' ``occlusion_edges``).
 
+Non-occluders of object i = the objects whose modal masks touch i's (the
+touch test of METHOD 2.1, the only pairs an ordering relates) and that are
+not ancestors of i. The transform adds them to some erasers (the PCNet-Sup
+counterpart of PCNet-M's case 2, "eraser behind"): at test time the eraser
+is built from a *predicted* order, and a wrongly ordered neighbour then
+joins it; a model that only ever saw true occluders as erasers grows into
+it.
+
 The ancestors are computed once per image when the annotations are loaded
-(every mask of an image is decoded once); the per-target amodal mask and
-ancestors' union are kept as compressed RLEs of their tight boxes and
-decoded on demand into the dataset's mask cache.
+(every mask of an image is decoded once); the per-target amodal mask,
+ancestors' union and non-occluders' union are kept as compressed RLEs of
+their tight boxes and decoded on demand into the dataset's mask cache.
 """
 import logging
 import time
@@ -35,7 +45,8 @@ from mmengine.logging import print_log
 
 from mmdet.registry import DATASETS
 from mmdeocc.deocclusion.graph import ancestor_matrix
-from mmdeocc.evaluation.functional import TIE_RULES, gt_order_from_masks
+from mmdeocc.evaluation.functional import (TIE_RULES, gt_order_from_masks,
+                                           touch_matrix)
 from mmdeocc.structures import decode_rle
 from .pcnet_instance_dataset import PCNetInstanceDataset
 
@@ -72,13 +83,16 @@ def _decode_tight(rle: TightRLE) -> Tuple[np.ndarray, Tuple[int, int]]:
 class SupervisedAmodalInstanceDataset(PCNetInstanceDataset):
     """PCNet instances with their ground-truth amodal mask and occluders.
 
-    Target instance dicts (``results['target_inst']``) get four keys on top
+    Target instance dicts (``results['target_inst']``) get six keys on top
     of :class:`PCNetInstanceDataset`'s: ``amodal_mask`` (bool tight-box
     crop of the ground-truth amodal mask), ``amodal_offset`` (its ``(x, y)``
     image position), ``occluder_mask`` / ``occluder_offset`` (the union of
     the modal masks of the target's ground-truth ancestors, a 1 x 1 empty
-    mask when nothing occludes it). Erasers drawn by the base class are
-    plain instances (the supervised transform does not use them).
+    mask when nothing occludes it) and ``nonoccluder_mask`` /
+    ``nonoccluder_offset`` (the union of the modal masks of the touching
+    objects that are not ancestors; module docstring). Erasers drawn by the
+    base class are plain instances (the supervised transform does not use
+    them).
 
     Config example (``configs/pcnet_sup_shapes_cpu.py``)::
 
@@ -87,7 +101,8 @@ class SupervisedAmodalInstanceDataset(PCNetInstanceDataset):
             ann_file='data/scenes/train/annotations.json',
             data_format='amodal_coco',
             order_source='masks',
-            pipeline=[dict(type='SupervisedAmodalSample', size=128),
+            pipeline=[dict(type='SupervisedAmodalSample', size=128,
+                           nonoccluder_prob=0.2),
                       dict(type='PackPCNetInputs')])
 
     Args:
@@ -116,7 +131,7 @@ class SupervisedAmodalInstanceDataset(PCNetInstanceDataset):
                 f'tie_rule must be one of {TIE_RULES}, got {tie_rule!r}')
         self.order_source = order_source
         self.tie_rule = tie_rule
-        self._supervision: Dict[Tuple[Any, Any], Tuple[TightRLE,
+        self._supervision: Dict[Tuple[Any, Any], Tuple[TightRLE, TightRLE,
                                                        TightRLE]] = {}
         super().__init__(*args, **kwargs)
 
@@ -146,7 +161,8 @@ class SupervisedAmodalInstanceDataset(PCNetInstanceDataset):
         return full[np.ix_(kept, kept)]
 
     def _image_supervision(self, record: Dict[str, Any]) -> None:
-        """Amodal masks and ancestors' unions of one image's instances."""
+        """Amodal masks, ancestors' and non-occluders' unions of one
+        image's instances."""
         instances = record['instances']
         kept = [
             k for k, inst in enumerate(instances)
@@ -172,13 +188,18 @@ class SupervisedAmodalInstanceDataset(PCNetInstanceDataset):
                 bool)
         order = self._image_order(record, kept, modal, amodal)
         ancestors = ancestor_matrix(order)
+        nonoccluders = touch_matrix(modal) & ~ancestors
+        np.fill_diagonal(nonoccluders, False)
+        empty = np.zeros(modal.shape[1:], dtype=bool)
         for row, k in enumerate(kept):
-            members = ancestors[row]
-            union = (modal[members].any(axis=0) if members.any() else
-                     np.zeros(modal.shape[1:], dtype=bool))
+            unions = [
+                modal[members].any(axis=0) if members.any() else empty
+                for members in (ancestors[row], nonoccluders[row])
+            ]
             key = (record['img_id'], instances[k]['ann_id'])
             self._supervision[key] = (_tight_rle(amodal[row]),
-                                      _tight_rle(union))
+                                      _tight_rle(unions[0]),
+                                      _tight_rle(unions[1]))
 
     def _load_records(self) -> List[Dict[str, Any]]:
         """Read the records and compute the supervision of every instance."""
@@ -196,17 +217,19 @@ class SupervisedAmodalInstanceDataset(PCNetInstanceDataset):
         return records
 
     def load_data_list(self) -> List[Dict[str, Any]]:
-        """The base data list plus ``amodal_rle`` and ``occluder_rle``.
+        """The base data list plus ``amodal_rle``, ``occluder_rle`` and
+        ``nonoccluder_rle``.
 
         Returns:
             list[dict]: One entry per usable instance.
         """
         data_list = super().load_data_list()
         for entry in data_list:
-            amodal, occluder = self._supervision[(entry['img_id'],
-                                                  entry['ann_id'])]
+            amodal, occluder, nonoccluder = self._supervision[(
+                entry['img_id'], entry['ann_id'])]
             entry['amodal_rle'] = amodal
             entry['occluder_rle'] = occluder
+            entry['nonoccluder_rle'] = nonoccluder
         self._supervision = {}
         return data_list
 
@@ -235,6 +258,8 @@ class SupervisedAmodalInstanceDataset(PCNetInstanceDataset):
             'amodal', index, info['amodal_rle'])
         inst['occluder_mask'], inst['occluder_offset'] = self._cached_tight(
             'occluder', index, info['occluder_rle'])
+        inst['nonoccluder_mask'], inst['nonoccluder_offset'] = \
+            self._cached_tight('nonoccluder', index, info['nonoccluder_rle'])
         return inst
 
     def draw_eraser(self, rng: np.random.Generator) -> Dict[str, Any]:
@@ -249,12 +274,14 @@ class SupervisedAmodalInstanceDataset(PCNetInstanceDataset):
             index (int): Index in ``[0, len(self))``.
 
         Returns:
-            dict: ``amodal`` and ``occluders``: ``(H, W)`` bool masks.
+            dict: ``amodal``, ``occluders`` and ``nonoccluders``:
+            ``(H, W)`` bool masks.
         """
         info = self.get_data_info(index)
         out = {}
-        for name, key in (('amodal', 'amodal_rle'), ('occluders',
-                                                     'occluder_rle')):
+        for name, key in (('amodal', 'amodal_rle'),
+                          ('occluders', 'occluder_rle'),
+                          ('nonoccluders', 'nonoccluder_rle')):
             mask, (x, y) = _decode_tight(info[key])
             full = np.zeros((info['height'], info['width']), dtype=bool)
             h, w = mask.shape
