@@ -33,7 +33,8 @@ import json
 import logging
 import os.path as osp
 from collections import Counter
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import (Any, Dict, Iterable, Iterator, List, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 import pycocotools.mask as mask_utils
@@ -279,6 +280,57 @@ class SkipLog:
                 f'annotation(s) ({counts}). First ones:\n  {examples}',
                 logger='current',
                 level=logging.WARNING)
+
+
+def iter_instance_annotations(
+        data: Dict[str, Any],
+        path: str,
+        images: Dict[Any, Dict[str, Any]],
+        cat2label: Dict[int, int],
+        required: Iterable[str],
+        skips: 'SkipLog',
+        unique_ids: bool = False
+) -> Iterator[Tuple[Dict[str, Any], str, int, int, int]]:
+    """Validate a COCO-style ``annotations`` list; yield its instances.
+
+    For every entry: the required fields are present, ``image_id`` is an
+    image of the file and ``category_id`` a known category (else
+    :class:`AnnotationFormatError` naming the file and annotation);
+    ``iscrowd=1`` entries are counted in ``skips`` and not yielded.
+
+    Args:
+        data (dict): The parsed file.
+        path (str): File path, for messages.
+        images (dict): ``index_images`` output.
+        cat2label (dict): ``category_labels`` output.
+        required (Iterable[str]): Fields every annotation must have.
+        skips (SkipLog): Where crowd annotations are counted.
+        unique_ids (bool): Also refuse a repeated annotation ``id``.
+
+    Yields:
+        tuple: ``(ann, where, label, height, width)``: the annotation, its
+        description for messages, its contiguous label and its image size.
+    """
+    seen_ids = set()
+    for k, ann in enumerate(data['annotations']):
+        where = f'{path}: annotation id {ann.get("id", f"#{k}")}' \
+            if isinstance(ann, dict) else f'{path}: annotations[{k}]'
+        require_keys(ann, required, where)
+        if unique_ids:
+            if ann['id'] in seen_ids:
+                raise AnnotationFormatError(
+                    f'{where}: duplicate annotation id {ann["id"]}')
+            seen_ids.add(ann['id'])
+        if ann['image_id'] not in images:
+            raise AnnotationFormatError(
+                f'{where}: field "image_id" = {ann["image_id"]!r} is not in '
+                '"images"')
+        label = resolve_category(cat2label, ann['category_id'], where)
+        if ann.get('iscrowd', 0):
+            skips.note('crowd annotations (iscrowd=1, not instances)')
+            continue
+        img = images[ann['image_id']]
+        yield ann, where, label, int(img['height']), int(img['width'])
 
 
 def make_instance(ann_id: int,

@@ -23,9 +23,9 @@ from typing import Any, Dict, List, Tuple
 from mmdeocc.structures import SegmentationError, segmentation_to_rle
 from .annotation_utils import (AnnotationFormatError, SkipLog, box_has_area,
                                category_labels, empty_rle, index_images,
-                               load_json, log_empty_images, make_instance,
-                               make_record, order_from_edges, require_keys,
-                               resolve_category, rle_area)
+                               iter_instance_annotations, load_json,
+                               log_empty_images, make_instance, make_record,
+                               order_from_edges, require_keys, rle_area)
 
 _KINS_FIELDS = ('inmodal_seg', 'a_segm', 'i_segm')
 
@@ -66,23 +66,8 @@ def _load_instances_file(path: str, img_prefix: str, on_invalid: str,
 
     required = ('id', 'image_id', 'category_id', 'segmentation', 'bbox')
     per_image: Dict[Any, List[Dict[str, Any]]] = {i: [] for i in images}
-    seen_ids = set()
-    for k, ann in enumerate(data['annotations']):
-        where = f'{path}: annotation id {ann.get("id", f"#{k}")}' \
-            if isinstance(ann, dict) else f'{path}: annotations[{k}]'
-        require_keys(ann, required, where)
-        if ann['id'] in seen_ids:
-            raise AnnotationFormatError(
-                f'{where}: duplicate annotation id {ann["id"]}')
-        seen_ids.add(ann['id'])
-        if ann['image_id'] not in images:
-            raise AnnotationFormatError(
-                f'{where}: field "image_id" = {ann["image_id"]!r} is not in '
-                '"images"')
-        label = resolve_category(cat2label, ann['category_id'], where)
-        if ann.get('iscrowd', 0):
-            skips.note('crowd annotations (iscrowd=1, not instances)')
-            continue
+    for ann, where, label, h, w in iter_instance_annotations(
+            data, path, images, cat2label, required, skips, unique_ids=True):
         if amodal:
             if 'amodal_segmentation' not in ann:
                 raise AnnotationFormatError(
@@ -90,8 +75,6 @@ def _load_instances_file(path: str, img_prefix: str, on_invalid: str,
                     'mmdeocc amodal file (plain COCO files are read by '
                     'load_coco_modal)')
             require_keys(ann, ('amodal_bbox', ), where)
-        img = images[ann['image_id']]
-        h, w = int(img['height']), int(img['width'])
         inst = _parse_annotation(ann, label, h, w, where, amodal, skips)
         if inst is not None:
             per_image[ann['image_id']].append(inst)

@@ -29,9 +29,9 @@ from typing import Any, Dict, List, Optional, Tuple
 from mmdeocc.structures import SegmentationError, segmentation_to_rle
 from .annotation_utils import (AnnotationFormatError, SkipLog, box_has_area,
                                category_labels, empty_rle, index_images,
-                               load_json, log_empty_images, make_instance,
-                               make_record, order_from_ranks, require_keys,
-                               resolve_category, rle_area)
+                               iter_instance_annotations, load_json,
+                               log_empty_images, make_instance, make_record,
+                               order_from_ranks, require_keys, rle_area)
 
 KINS_CLASSES = ('cyclist', 'pedestrian', 'car', 'tram', 'truck', 'van',
                 'misc')
@@ -129,21 +129,10 @@ def load_kins(path: str,
         img_id: []
         for img_id in images
     }
-    for k, ann in enumerate(data['annotations']):
-        where = f'{path}: annotation id {ann.get("id", f"#{k}")}' \
-            if isinstance(ann, dict) else f'{path}: annotations[{k}]'
-        require_keys(ann, ('id', 'image_id', 'category_id', a_segm_key,
-                           a_box_key, i_segm_key, i_box_key), where)
-        if ann['image_id'] not in images:
-            raise AnnotationFormatError(
-                f'{where}: field "image_id" = {ann["image_id"]!r} is not in '
-                '"images"')
-        label = resolve_category(cat2label, ann['category_id'], where)
-        if ann.get('iscrowd', 0):
-            skips.note('crowd annotations (iscrowd=1, not instances)')
-            continue
-        img = images[ann['image_id']]
-        h, w = int(img['height']), int(img['width'])
+    required = ('id', 'image_id', 'category_id', a_segm_key, a_box_key,
+                i_segm_key, i_box_key)
+    for ann, where, label, h, w in iter_instance_annotations(
+            data, path, images, cat2label, required, skips):
         parsed = _parse_masks(ann, release, h, w, where, skips)
         if parsed is None:
             continue
