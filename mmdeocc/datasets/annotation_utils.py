@@ -41,6 +41,7 @@ import pycocotools.mask as mask_utils
 from mmengine.logging import print_log
 
 from mmdeocc.structures import encode_rle
+from mmdeocc.utils.validation import check_choice
 
 RLE = Dict[str, Any]
 Record = Dict[str, Any]
@@ -105,9 +106,7 @@ def require_keys(obj: Dict[str, Any], keys: Iterable[str], where: str) -> None:
 
 def check_on_invalid(on_invalid: str) -> None:
     """Validate the ``on_invalid`` argument of a reader."""
-    if on_invalid not in ON_INVALID_CHOICES:
-        raise ValueError(f'on_invalid must be one of {ON_INVALID_CHOICES}, '
-                         f'got {on_invalid!r}')
+    check_choice('on_invalid', on_invalid, ON_INVALID_CHOICES)
 
 
 def index_images(data: Dict[str, Any], path: str) -> Dict[int, Dict]:

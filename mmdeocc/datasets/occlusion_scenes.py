@@ -49,6 +49,7 @@ from tqdm import tqdm
 from mmdeocc.evaluation.functional import touch_matrix
 from mmdeocc.structures import encode_rle, mask_to_bbox
 from mmdeocc.utils.io import atomic_open, atomic_write_bytes
+from mmdeocc.utils.validation import check_choice
 
 #: Overlap ranges of the occlusion presets (fraction of an object's area
 #: covered by other objects: lower bound at placement, upper bound always).
@@ -819,8 +820,7 @@ def generate_scenes(shapes: Sequence[Shape],
     Returns:
         str: Path of the annotation file.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f'fmt must be one of {FORMATS}, got {fmt!r}')
+    check_choice('fmt', fmt, FORMATS)
     if num_scenes < 1:
         raise ValueError(f'num_scenes must be >= 1, got {num_scenes}')
     ann_path = osp.join(out_dir, 'annotations.json')

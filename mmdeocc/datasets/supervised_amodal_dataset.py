@@ -48,6 +48,7 @@ from mmdeocc.deocclusion.graph import ancestor_matrix
 from mmdeocc.evaluation.functional import (TIE_RULES, gt_order_from_masks,
                                            touch_matrix)
 from mmdeocc.structures import decode_rle
+from mmdeocc.utils.validation import check_choice
 from .pcnet_instance_dataset import PCNetInstanceDataset
 
 ORDER_SOURCES = ('masks', 'annotation')
@@ -123,12 +124,8 @@ class SupervisedAmodalInstanceDataset(PCNetInstanceDataset):
                  order_source: str = 'masks',
                  tie_rule: str = 'reference',
                  **kwargs: Any) -> None:
-        if order_source not in ORDER_SOURCES:
-            raise ValueError(f'order_source must be one of {ORDER_SOURCES}, '
-                             f'got {order_source!r}')
-        if tie_rule not in TIE_RULES:
-            raise ValueError(
-                f'tie_rule must be one of {TIE_RULES}, got {tie_rule!r}')
+        check_choice('order_source', order_source, ORDER_SOURCES)
+        check_choice('tie_rule', tie_rule, TIE_RULES)
         self.order_source = order_source
         self.tie_rule = tie_rule
         self._supervision: Dict[Tuple[Any, Any], Tuple[TightRLE, TightRLE,

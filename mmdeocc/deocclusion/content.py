@@ -74,6 +74,7 @@ from mmdeocc.datasets.transforms.pcnet_c_inputs import (INTERPOLATIONS,
                                                         paste_resize_image)
 from mmdeocc.structures import (DeOcclusionResult, decode_rle, encode_rle,
                                 encode_rles)
+from mmdeocc.utils.validation import check_choice
 from .bitmasks import PackedMasks
 from .crops import crop_union, dilate_square, paste_patches
 from .scene import DeOcclusionInputError, Scene, as_mask_tensor
@@ -365,10 +366,8 @@ class ContentCompleter:
             if int(value) != value or value < 0:
                 raise ContentCompletionError(
                     f'{name} must be an integer >= 0, got {value!r}')
-        if interpolation not in INTERPOLATIONS:
-            raise ContentCompletionError(
-                f'interpolation must be one of {sorted(INTERPOLATIONS)}, got '
-                f'{interpolation!r}')
+        check_choice('interpolation', interpolation, sorted(INTERPOLATIONS),
+                     ContentCompletionError)
         if int(batch_size) != batch_size or batch_size < 1:
             raise ContentCompletionError(
                 f'batch_size must be an integer >= 1, got {batch_size!r}')

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmdeocc.utils.validation import check_choice
 from .bitmasks import DEFAULT_PIXEL_CHUNK, PackedMasks
 
 SAMPLING_MODES = ('nearest', 'bilinear')
@@ -101,9 +102,7 @@ def crop_union(packed: PackedMasks,
     Returns:
         Tensor: ``(K, S, S)`` bool on ``packed.device``.
     """
-    if mode not in SAMPLING_MODES:
-        raise ValueError(f'mode must be one of {SAMPLING_MODES}, got '
-                         f'{mode!r}')
+    check_choice('mode', mode, SAMPLING_MODES)
     device = packed.device
     windows = windows.to(device, torch.long)
     selectors = selectors.to(device)

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from mmdeocc.structures import DeOcclusionResult
+from mmdeocc.utils.validation import check_choice
 from .amodal import completion_amodal
 from .baselines import (area_order, convex_hulls, convex_order, convexr_amodal,
                         raw_amodal, yaxis_order)
@@ -122,14 +123,10 @@ class DeOccluder:
                  fast_dtype: Optional[torch.dtype] = None,
                  input_size: Optional[int] = None,
                  cpu_batch_size: Optional[int] = None) -> None:
-        if order_method not in ORDER_METHODS:
-            raise DeOcclusionConfigError(
-                f'order_method must be one of {ORDER_METHODS}, got '
-                f'{order_method!r}')
-        if amodal_method not in AMODAL_METHODS:
-            raise DeOcclusionConfigError(
-                f'amodal_method must be one of {AMODAL_METHODS}, got '
-                f'{amodal_method!r}')
+        check_choice('order_method', order_method, ORDER_METHODS,
+                     DeOcclusionConfigError)
+        check_choice('amodal_method', amodal_method, AMODAL_METHODS,
+                     DeOcclusionConfigError)
         needs_model = (
             order_method in _NETWORK_ORDER or amodal_method in _NETWORK_AMODAL)
         if needs_model and model is None:

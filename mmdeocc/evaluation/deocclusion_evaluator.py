@@ -73,6 +73,7 @@ from torch import nn
 from mmdeocc.deocclusion import (ORDER_METHODS, DeOcclusionConfigError,
                                  DeOccluder, build_deoccluder)
 from mmdeocc.utils.io import atomic_open
+from mmdeocc.utils.validation import check_choice
 from .functional import amodal_iou_stats, order_accuracy
 from .metrics import (AmodalMaskMetric, GroundTruth, OcclusionOrderMetric,
                       SampleFieldError)
@@ -219,12 +220,8 @@ class DeOcclusionEvaluator:
                  sup_order: str = 'ours',
                  dataset_name: str = '') -> None:
         self.methods = parse_methods(methods)
-        if gt_order not in GT_SOURCES:
-            raise DeOcclusionEvalError(
-                f'gt_order must be one of {GT_SOURCES}, got {gt_order!r}')
-        if sup_order not in SUP_ORDERS:
-            raise DeOcclusionEvalError(
-                f'sup_order must be one of {SUP_ORDERS}, got {sup_order!r}')
+        check_choice('gt_order', gt_order, GT_SOURCES, DeOcclusionEvalError)
+        check_choice('sup_order', sup_order, SUP_ORDERS, DeOcclusionEvalError)
         self.gt_order = gt_order
         self.sup_order = sup_order
         self.dataset_name = dataset_name

@@ -19,6 +19,8 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import torch
 
+from mmdeocc.utils.validation import check_choice
+
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
 TIE_RULES = ('reference', 'ignore')
@@ -142,9 +144,7 @@ def gt_order_from_masks(modal: ArrayLike,
     Returns:
         np.ndarray: ``(N, N)`` int8 antisymmetric order matrix.
     """
-    if tie_rule not in TIE_RULES:
-        raise ValueError(
-            f'tie_rule must be one of {TIE_RULES}, got {tie_rule!r}')
+    check_choice('tie_rule', tie_rule, TIE_RULES)
     modal = as_bool_masks(modal, 'modal')
     amodal = as_bool_masks(amodal, 'amodal')
     if modal.shape != amodal.shape:

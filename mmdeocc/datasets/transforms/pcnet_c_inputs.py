@@ -33,6 +33,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.fileio import get
 
 from mmdet.registry import TRANSFORMS
+from mmdeocc.utils.validation import check_choice
 
 __all__ = [
     'IMAGENET_MEAN', 'IMAGENET_STD', 'INTERPOLATIONS', 'crop_resize_image',
@@ -51,9 +52,7 @@ class PCNetCSampleError(ValueError):
 
 
 def _interpolation(name: str) -> int:
-    if name not in INTERPOLATIONS:
-        raise ValueError(f'interpolation must be one of '
-                         f'{sorted(INTERPOLATIONS)}, got {name!r}')
+    check_choice('interpolation', name, sorted(INTERPOLATIONS))
     return INTERPOLATIONS[name]
 
 

@@ -9,6 +9,7 @@ from mmdet.registry import TRANSFORMS
 from mmdeocc.structures import square_crop_boxes
 from mmdeocc.structures.geometry import (DEFAULT_ENLARGE_BOX,
                                          DEFAULT_MIN_SIDE_RATIO)
+from mmdeocc.utils.validation import check_choice
 from .crop import (crop_resize_nearest, integer_window, shifted_overlap,
                    translate)
 
@@ -124,9 +125,7 @@ class SurrogateOcclusion(BaseTransform):
                  max_eraser_draws: int = 10,
                  max_target_draws: int = 10,
                  seed: Optional[int] = None) -> None:
-        if on_failure not in ON_FAILURE_CHOICES:
-            raise ValueError(f'on_failure must be one of '
-                             f'{ON_FAILURE_CHOICES}, got {on_failure!r}')
+        check_choice('on_failure', on_failure, ON_FAILURE_CHOICES)
         if size < 1 or max_tries < 1 or max_eraser_draws < 1 or \
                 max_target_draws < 0:
             raise ValueError('size, max_tries and max_eraser_draws must be '

@@ -9,6 +9,7 @@ from mmengine.logging import MMLogger
 from mmdeocc.evaluation.functional import (amodal_iou_stats,
                                            gather_matched_masks,
                                            summarize_amodal_stats)
+from mmdeocc.utils.validation import check_choice
 from .sample_fields import (MATCH_MODES, GroundTruth, match_predictions,
                             pred_masks)
 
@@ -62,9 +63,7 @@ class AmodalMaskMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if match not in MATCH_MODES:
-            raise ValueError(
-                f'match must be one of {MATCH_MODES}, got {match!r}')
+        check_choice('match', match, MATCH_MODES)
         self.match = match
         self.iou_thr = iou_thr
         self.skip_empty_modal = skip_empty_modal

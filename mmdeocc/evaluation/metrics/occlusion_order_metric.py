@@ -9,6 +9,7 @@ from mmengine.logging import MMLogger
 from mmdeocc.evaluation.functional import (TIE_RULES, gather_matched_order,
                                            gt_order_from_masks,
                                            order_accuracy, touch_matrix)
+from mmdeocc.utils.validation import check_choice
 from .sample_fields import (MATCH_MODES, GroundTruth, match_predictions,
                             num_pred_instances, pred_order)
 
@@ -62,15 +63,9 @@ class OcclusionOrderMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if gt_source not in GT_SOURCES:
-            raise ValueError(
-                f'gt_source must be one of {GT_SOURCES}, got {gt_source!r}')
-        if tie_rule not in TIE_RULES:
-            raise ValueError(
-                f'tie_rule must be one of {TIE_RULES}, got {tie_rule!r}')
-        if match not in MATCH_MODES:
-            raise ValueError(
-                f'match must be one of {MATCH_MODES}, got {match!r}')
+        check_choice('gt_source', gt_source, GT_SOURCES)
+        check_choice('tie_rule', tie_rule, TIE_RULES)
+        check_choice('match', match, MATCH_MODES)
         self.gt_source = gt_source
         self.tie_rule = tie_rule
         self.annotation_touching_only = annotation_touching_only
