@@ -58,7 +58,6 @@ layer is the image; the reference runs them and gets the same composite up
 to the resize round trip).
 """
 import os
-import os.path as osp
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
@@ -664,42 +663,9 @@ def load_pcnet_c(checkpoint: Union[str, 'os.PathLike'],
     """
     from mmdet.registry import MODELS
     from mmdeocc.models import PCNetC
-    from mmdeocc.models.checkpoint_io import (ConfigTextError,
-                                              apply_cfg_options,
-                                              model_cfg_from_text,
-                                              read_checkpoint)
-    path = osp.expanduser(os.fspath(checkpoint))
-    try:
-        ckpt = read_checkpoint(path)
-    except (FileNotFoundError, ValueError) as err:
-        if isinstance(err, FileNotFoundError):
-            raise
-        raise ContentCompletionError(str(err)) from None
-    state_dict = ckpt.get('state_dict')
-    if not isinstance(state_dict, Mapping):
-        raise ContentCompletionError(
-            f"checkpoint {path} has no 'state_dict' dict (keys: "
-            f'{sorted(map(str, ckpt))[:10]})')
-    if model_cfg is None:
-        meta = ckpt.get('meta')
-        cfg_text = meta.get('cfg') if isinstance(meta, Mapping) else None
-        if cfg_text is None:
-            raise ContentCompletionError(
-                f"checkpoint {path} has no config (meta['cfg']); pass "
-                "model_cfg=dict(type='PCNetC', ...)")
-        try:
-            model_cfg = model_cfg_from_text(cfg_text)
-        except ConfigTextError as err:
-            raise ContentCompletionError(
-                f"checkpoint {path}: cannot read meta['cfg']: {err}") from None
-    model_cfg = apply_cfg_options(dict(model_cfg), cfg_options)
-    model_type = model_cfg.get('type')
-    model_cls = MODELS.get(model_type) if isinstance(model_type,
-                                                     str) else model_type
-    if not (isinstance(model_cls, type) and issubclass(model_cls, PCNetC)):
-        raise ContentCompletionError(
-            f'checkpoint {path} is for model type {model_type!r}, not '
-            "'PCNetC'")
+    from mmdeocc.models.checkpoint_io import read_model_checkpoint
+    path, state_dict, model_cfg = read_model_checkpoint(
+        checkpoint, PCNetC, ContentCompletionError, cfg_options, model_cfg)
     model_cfg['inpainting_loss'] = dict(
         type='PCNetCInpaintingLoss', perceptual_weight=0.0, style_weight=0.0)
     model = MODELS.build(model_cfg)

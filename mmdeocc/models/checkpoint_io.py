@@ -9,7 +9,8 @@ import ast
 import os
 import os.path as osp
 import pickle
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import (Any, Callable, Dict, Iterable, Mapping, Optional, Tuple,
+                    Type, Union)
 
 import torch
 from mmengine.config import Config
@@ -244,6 +245,81 @@ def read_checkpoint(path: str) -> Dict[str, Any]:
     return checkpoint
 
 
+def read_model_checkpoint(
+    checkpoint: Union[str, 'os.PathLike'],
+    base_cls: type,
+    error: Type[Exception],
+    cfg_options: Optional[Mapping[str, Any]] = None,
+    model_cfg: Optional[Mapping[str, Any]] = None,
+    hint: Callable[[Iterable[str]], str] = lambda keys: ''
+) -> Tuple[str, Mapping[str, Any], Dict[str, Any]]:
+    """Read a checkpoint and the config of the model it holds.
+
+    Shared by :func:`load_pcnet_m` and
+    :func:`mmdeocc.deocclusion.load_pcnet_c`: weights-only unpickling, a
+    ``state_dict`` dict, the model config from ``model_cfg`` or from the
+    config text in ``meta['cfg']`` (read without executing it), the
+    ``cfg_options`` overrides, and a model type that is ``base_cls`` or a
+    subclass.
+
+    Args:
+        checkpoint (str | PathLike): Checkpoint path.
+        base_cls (type): The model class expected.
+        error (type): Exception class raised for every problem but a
+            missing file.
+        cfg_options (Mapping, optional): Model config overrides.
+        model_cfg (Mapping, optional): Config to use instead of the
+            checkpoint's.
+        hint (Callable): Keys -> a sentence appended to messages (what the
+            checkpoint looks like instead).
+
+    Returns:
+        tuple: ``(path, state_dict, model_cfg)``.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        UnsafeCheckpointError: If it pickles disallowed objects.
+        Exception: ``error`` for an unreadable file, no ``state_dict``, no
+            usable config or another model type (with
+            ``PCNetMCheckpointError``, a corrupt file keeps its
+            ``CorruptCheckpointError``).
+    """
+    path = osp.expanduser(os.fspath(checkpoint))
+    try:
+        ckpt = read_checkpoint(path)
+    except ValueError as err:  # unreadable, corrupt or not a dict
+        if error is PCNetMCheckpointError:
+            raise
+        raise error(str(err)) from None
+    state_dict = ckpt.get('state_dict')
+    if not isinstance(state_dict, Mapping):
+        raise error(
+            f"checkpoint {path} has no 'state_dict' dict (top-level keys: "
+            f'{_name_keys(map(str, ckpt))}).' +
+            hint([k for k in ckpt if isinstance(k, str)]))
+    name = base_cls.__name__
+    if model_cfg is None:
+        meta = ckpt.get('meta')
+        cfg_text = meta.get('cfg') if isinstance(meta, Mapping) else None
+        if cfg_text is None:
+            raise error(f"checkpoint {path} has no config (meta['cfg']); "
+                        f"pass model_cfg=dict(type='{name}', ...) "
+                        'explicitly.' + hint(state_dict))
+        try:
+            model_cfg = model_cfg_from_text(cfg_text)
+        except ConfigTextError as err:
+            raise error(f"checkpoint {path}: cannot read meta['cfg']: "
+                        f'{err}; pass model_cfg explicitly.') from None
+    model_cfg = apply_cfg_options(dict(model_cfg), cfg_options)
+    model_type = model_cfg.get('type')
+    model_cls = MODELS.get(model_type) if isinstance(model_type, str) \
+        else model_type
+    if not (isinstance(model_cls, type) and issubclass(model_cls, base_cls)):
+        raise error(f'checkpoint {path} is for model type {model_type!r}, '
+                    f"not '{name}'." + hint(state_dict))
+    return path, state_dict, model_cfg
+
+
 def load_pcnet_m(checkpoint: Union[str, 'os.PathLike'],
                  device: Union[str, torch.device] = 'cpu',
                  cfg_options: Optional[Mapping[str, Any]] = None,
@@ -274,36 +350,9 @@ def load_pcnet_m(checkpoint: Union[str, 'os.PathLike'],
             ``state_dict``, has no usable config, is not a PCNet-M, or its
             weights do not fit the config (keys or width).
     """
-    path = osp.expanduser(os.fspath(checkpoint))
-    ckpt = read_checkpoint(path)
-    state_dict = ckpt.get('state_dict')
-    if not isinstance(state_dict, Mapping):
-        raise PCNetMCheckpointError(
-            f"checkpoint {path} has no 'state_dict' dict (top-level keys: "
-            f'{_name_keys(map(str, ckpt))}).' + _guess_model_kind(
-                [k for k in ckpt if isinstance(k, str)]))
-    if model_cfg is None:
-        meta = ckpt.get('meta')
-        cfg_text = meta.get('cfg') if isinstance(meta, Mapping) else None
-        if cfg_text is None:
-            raise PCNetMCheckpointError(
-                f"checkpoint {path} has no config (meta['cfg']); pass "
-                "model_cfg=dict(type='PCNetM', ...) explicitly." +
-                _guess_model_kind(state_dict))
-        try:
-            model_cfg = model_cfg_from_text(cfg_text)
-        except ConfigTextError as err:
-            raise PCNetMCheckpointError(
-                f"checkpoint {path}: cannot read meta['cfg']: {err}; pass "
-                'model_cfg explicitly.') from None
-    model_cfg = apply_cfg_options(dict(model_cfg), cfg_options)
-    model_type = model_cfg.get('type')
-    model_cls = MODELS.get(model_type) if isinstance(model_type, str) \
-        else model_type
-    if not (isinstance(model_cls, type) and issubclass(model_cls, PCNetM)):
-        raise PCNetMCheckpointError(
-            f'checkpoint {path} is for model type {model_type!r}, not '
-            "'PCNetM'." + _guess_model_kind(state_dict))
+    path, state_dict, model_cfg = read_model_checkpoint(
+        checkpoint, PCNetM, PCNetMCheckpointError, cfg_options, model_cfg,
+        hint=_guess_model_kind)
     model = MODELS.build(model_cfg)
     _check_state_dict(model, state_dict, path)
     model.load_state_dict(state_dict, strict=True)
