@@ -57,6 +57,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COCO128_ANN = REPO_ROOT / 'data/coco128/annotations/instances_train2017.json'
@@ -393,3 +394,27 @@ def coco128_ann_file() -> Path:
     """The real COCO128 annotations shipped in ``data/coco128``."""
     assert COCO128_ANN.is_file(), f'missing {COCO128_ANN}'
     return COCO128_ANN
+
+
+def _one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op torch thread during a test, restored afterwards: the
+    tests' tiny networks and mask ops run fastest (and steadiest on a loaded
+    2-core machine) that way. Modules opt in with ``pytestmark =
+    pytest.mark.usefixtures('one_torch_thread')``; a folder's conftest with
+    an autouse fixture that requests it."""
+    yield from _one_torch_thread()
+
+
+@pytest.fixture(scope='module')
+def one_torch_thread_per_module():
+    """:func:`one_torch_thread` for a whole module, module-scoped fixtures
+    included (they are built after it)."""
+    yield from _one_torch_thread()

@@ -3,7 +3,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'engine'))
 
@@ -12,12 +11,8 @@ from det_fixtures import (make_scenes, save_detector,  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
+def single_thread(one_torch_thread):
     """One intra-op thread (tiny networks, loaded machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope='session')

@@ -33,15 +33,6 @@ TRAINED_PCNET = ROOT / 'checkpoints' / 'pcnet_m_shapes.pth'
 GEOMETRIC = ('raw', 'convex', 'convexr')
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny networks and mask ops: one intra-op thread on a loaded CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope='module')
 def scenes(tmp_path_factory) -> Path:
     """Ten heavily occluded 80 x 80 scenes of the held-out MPEG-7 classes

@@ -6,7 +6,6 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-import torch
 from pycocotools.coco import COCO
 
 from mmdeocc.datasets.coco import load_amodal_coco
@@ -20,18 +19,11 @@ from mmdeocc.datasets.occlusion_scenes import (OCCLUSION_LEVELS, Scene,
 from mmdeocc.evaluation.functional import gt_order_from_masks
 from mmdeocc.structures import decode_rle
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
 SHAPES_DIR = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'data',
     'shapes', 'mpeg7')
-
-
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    """The touch test runs tiny torch ops: avoid thread contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

@@ -18,16 +18,10 @@ from mmdeocc.datasets.transforms import (SupervisedAmodalSample,
 from mmdeocc.models import PCNetM
 from mmdeocc.structures import encode_rle, integer_crop_boxes, mask_to_bbox
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
 H, W = 48, 64
 SIZE = 32
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def rect(x0, y0, x1, y1):

@@ -1,19 +1,14 @@
 """Fixtures of the inference-core tests (helpers in deocc_helpers.py)."""
 import numpy as np
 import pytest
-import torch
 
 from deocc_helpers import load_coco_scenes, random_pcnet, synthetic_scene
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
+def single_thread(one_torch_thread):
     """Tiny networks run fastest (and robustly on a loaded machine) with one
     intra-op thread; restore the setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope='session')

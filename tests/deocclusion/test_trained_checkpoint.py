@@ -5,8 +5,6 @@ data/shapes/mpeg7."""
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 
 from mmdeocc.datasets.occlusion_scenes import (load_shapes, make_scene,
                                                scene_rng)
@@ -18,14 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum()) / max(float((a | b).sum()), 1.0)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_orders_and_completes_unseen_two_object_occlusions():

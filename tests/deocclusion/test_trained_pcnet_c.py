@@ -5,7 +5,6 @@ loads as the config says."""
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from mmengine.dataset import default_collate
 from mmengine.registry import init_default_scope
@@ -16,14 +15,6 @@ from mmdeocc.deocclusion import load_pcnet_c
 
 ROOT = Path(__file__).resolve().parents[2]
 CKPT = ROOT / 'checkpoints/pcnet_c_w025_coco128.pth'
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _crops(num: int = 16, size: int = 128):

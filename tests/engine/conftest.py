@@ -1,20 +1,15 @@
 """Fixtures of the MMDetection-integration tests (builders in
 det_fixtures.py)."""
 import pytest
-import torch
 
 from det_fixtures import (make_scenes, save_detector, save_pcnet_c,
                           save_pcnet_m, tiny_detector_config)
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
+def single_thread(one_torch_thread):
     """One intra-op thread: tiny networks run fastest that way on a loaded
     machine; restore the setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope='session')

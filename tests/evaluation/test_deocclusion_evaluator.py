@@ -25,19 +25,12 @@ from mmdeocc.models import (PCNetM, config_text_for_model,
                             save_checkpoint_atomic)
 from mmdeocc.structures import encode_rle
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread_per_module')
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SHAPES = osp.join(ROOT, 'data', 'shapes', 'mpeg7')
 ALL = ['ours', 'ours_nog', 'area', 'area_large', 'yaxis', 'convex', 'raw',
        'convexr', 'sup']
-
-
-@pytest.fixture(scope='module', autouse=True)
-def single_thread():
-    """One intra-op thread (module scope: before the module fixtures)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def random_pcnet(seed=0):

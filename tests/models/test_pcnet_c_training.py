@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT / 'tools'))
 import expand_inpainting_ckpt as expand_tool  # noqa: E402
 import train as train_tool  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
 CONFIG = 'configs/pcnet_c_coco128_cpu.py'
 DEMO = [
     'train_dataloader.dataset.ann_file=demo/annotations.json',
@@ -40,14 +42,6 @@ DEMO = [
 ]
 SIZE = 128
 HELD_OUT = 438  # image id of the photo kept out of training
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _adam_steps(optim_state: dict) -> int:

@@ -25,20 +25,14 @@ from mmdeocc.models import (PCNetM, config_text_for_model, load_pcnet_m,
                             save_checkpoint_atomic)
 from mmdeocc.structures import decode_rle
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / 'tools' / 'generate_amodal_labels.py'
 DIST_SCRIPT = ROOT / 'tools' / 'dist_generate_amodal_labels.sh'
 SHAPES = ROOT / 'data' / 'shapes' / 'mpeg7'
 CONFIGS = ROOT / 'configs' / 'amodal'
 MODEL_CFG = dict(type='PCNetM', width=0.25, in_size=32)
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope='module')

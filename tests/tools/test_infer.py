@@ -8,7 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'engine'))
 
@@ -17,13 +16,7 @@ from det_fixtures import (REPO_ROOT, load_tool, make_scenes,  # noqa: E402
                           scene_masks, tiny_detector_config)
 from mmdeocc.structures import DeOcclusionResult  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')

@@ -8,7 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from mmdeocc.datasets.occlusion_scenes import (load_shapes, make_scene,
                                                scene_rng)
@@ -19,13 +18,7 @@ sys.path.insert(0, str(ROOT / 'tools'))
 
 import infer as infer_tool  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def test_trained_detector_masks_through_infer(tmp_path, monkeypatch):

@@ -6,24 +6,16 @@ import os.path as osp
 
 import numpy as np
 import pytest
-import torch
 from pycocotools.coco import COCO
 
 from mmdeocc.datasets.occlusion_scenes import compose_modal
 from mmdeocc.structures import decode_rle
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'make_occlusion_scenes.py')
 SHAPES = osp.join(ROOT, 'data', 'shapes', 'mpeg7')
-
-
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    """The touch test runs tiny torch ops: avoid thread contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

@@ -11,18 +11,11 @@ from mmdeocc.evaluation import DeOcclusionEvalError
 from mmdeocc.models import (PCNetM, config_text_for_model,
                             save_checkpoint_atomic)
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread_per_module')
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'test.py')
 SHAPES = osp.join(ROOT, 'data', 'shapes', 'mpeg7')
-
-
-@pytest.fixture(scope='module', autouse=True)
-def single_thread():
-    """One intra-op thread (module scope: before the module fixtures)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope='module')

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools'))
 
 import train as train_tool  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 TINY = [
     'model.width=0.25', 'model.in_size=64',
@@ -35,14 +36,6 @@ def _losses(work_dir: Path):
             if 'loss' in rec:
                 losses[rec['iter']] = rec['loss']
     return losses
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_train_lowers_loss_and_resumes(tmp_path, monkeypatch):

@@ -21,22 +21,15 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 
 from mmdeocc.datasets.occlusion_scenes import generate_scenes, load_shapes
+
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / 'tools' / 'benchmarks' / 'bench_pseudo_amodal_training.py'
 SHAPES = ROOT / 'data' / 'shapes' / 'mpeg7'
 DETECTOR = ROOT / 'checkpoints' / 'mask-rcnn_r18_tiny_scenes.pth'
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')
