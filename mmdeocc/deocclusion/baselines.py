@@ -19,11 +19,19 @@ Amodal masks:
   ``order=None`` for that). Unlike the reference evaluation script, a given
   order is never silently replaced.
 
-Convex hull pixel convention: pixel ``(x, y)`` is the point at its centre
-``(x, y)``; the hull polygon of the centres of the mask's outer-contour
-pixels (``cv2.findContours`` + ``cv2.convexHull``) is rasterised with
-``cv2.fillPoly`` (a pixel is in when its centre is inside or on the
-polygon), and the mask itself is united in so ``hull ⊇ modal`` always.
+Convex hull pixel conventions (``hull_convention``):
+
+* ``'reference'`` (default; the reference's ``skimage`` hull): each pixel
+  ``(x, y)`` contributes the four points ``(x +- 0.5, y)`` and
+  ``(x, y +- 0.5)`` (a diamond), and a pixel is in the hull when its centre
+  lies inside or on the convex hull of those points. Computed exactly in
+  integers on doubled coordinates.
+* ``'centres'`` (mmdeocc's first convention, kept as an option): the hull
+  polygon of the pixel centres of the mask's outer contour, rasterised with
+  ``cv2.fillPoly`` and united with the mask. It is up to half a pixel
+  tighter along slanted edges.
+
+Both contain the mask.
 """
 from typing import Optional
 
@@ -33,6 +41,7 @@ import torch
 from torch import Tensor
 
 from mmdeocc.structures import masks_to_bboxes
+from mmdeocc.utils.validation import check_choice
 from .amodal import eraser_members
 from .bitmasks import (DEFAULT_PIXEL_CHUNK, PackedMasks, _as_bool_masks,
                        enumerate_mask_pixels)
@@ -95,15 +104,54 @@ def yaxis_order(masks: Tensor, touch: Optional[Tensor] = None) -> Tensor:
     return (torch.sign(lhs - rhs) * touch).to(torch.int8)
 
 
-def convex_hull_mask(mask: np.ndarray) -> np.ndarray:
-    """Filled convex hull of one binary mask (see the module docstring).
+HULL_CONVENTIONS = ('reference', 'centres')
 
-    Args:
-        mask (np.ndarray): ``(H, W)`` bool/uint8 mask.
 
-    Returns:
-        np.ndarray: ``(H, W)`` bool hull, containing ``mask``.
-    """
+def _reference_hull(mask: np.ndarray) -> np.ndarray:
+    """Pixels whose centre is in the hull of the pixels' diamonds."""
+    ys, xs = np.nonzero(mask)
+    out = np.zeros(mask.shape, dtype=bool)
+    if ys.size == 0:
+        return out
+    # Row extremes suffice: every pixel's diamond lies in their hull.
+    rows, first = np.unique(ys, return_index=True)
+    last = np.r_[first[1:], ys.size] - 1
+    ends = np.concatenate([xs[first], xs[last]])
+    rows2 = np.concatenate([rows, rows])
+    x2, y2 = 2 * ends.astype(np.int64), 2 * rows2.astype(np.int64)
+    points = np.concatenate([
+        np.stack([x2 - 1, y2], 1), np.stack([x2 + 1, y2], 1),
+        np.stack([x2, y2 - 1], 1), np.stack([x2, y2 + 1], 1)
+    ]).astype(np.int32)
+    poly = cv2.convexHull(points).reshape(-1, 2).astype(np.int64)
+    nxt = np.roll(poly, -1, axis=0)
+    if (poly[:, 0] * nxt[:, 1] - nxt[:, 0] * poly[:, 1]).sum() < 0:
+        poly, nxt = poly[::-1], np.roll(poly[::-1], -1, axis=0)
+    # Inside: cross(B - A, Q - A) >= 0 for every edge A -> B, Q = (2x, 2y).
+    ax, ay = poly[:, 0], poly[:, 1]
+    dx, dy = nxt[:, 0] - ax, nxt[:, 1] - ay
+    y_range = np.arange(rows[0], rows[-1] + 1, dtype=np.int64)
+    qy = 2 * y_range[:, None]
+    rhs = dx * (qy - ay) + dy * ax  # need dy * qx <= rhs
+    big = np.int64(4 * (mask.shape[0] + mask.shape[1]) + 8)
+    safe_dy = np.where(dy == 0, 1, dy)
+    upper = np.where(dy > 0, np.floor_divide(rhs, safe_dy), big)
+    lower = np.where(dy < 0, -np.floor_divide(-rhs, safe_dy), -big)
+    flat_ok = np.where(dy == 0, dx * (qy - ay) >= 0, True).all(axis=1)
+    x_lo = -np.floor_divide(-lower.max(axis=1), 2)  # ceil(lower / 2)
+    x_hi = np.floor_divide(upper.min(axis=1), 2)
+    x_lo = np.maximum(x_lo, 0)
+    x_hi = np.minimum(x_hi, mask.shape[1] - 1)
+    for y, lo, hi, ok in zip(y_range.tolist(), x_lo.tolist(), x_hi.tolist(),
+                             flat_ok.tolist()):
+        if ok and lo <= hi:
+            out[y, lo:hi + 1] = True
+    return out
+
+
+def _centres_hull(mask: np.ndarray) -> np.ndarray:
+    """Filled hull of the outer-contour pixel centres, united with the
+    mask."""
     mask_u8 = np.ascontiguousarray(mask, dtype=np.uint8)
     contours, _ = cv2.findContours(mask_u8, cv2.RETR_EXTERNAL,
                                    cv2.CHAIN_APPROX_SIMPLE)
@@ -115,15 +163,39 @@ def convex_hull_mask(mask: np.ndarray) -> np.ndarray:
     return (hull > 0) | (mask_u8 > 0)
 
 
-def convex_hulls(masks: Tensor) -> Tensor:
+def convex_hull_mask(mask: np.ndarray,
+                     convention: str = 'reference') -> np.ndarray:
+    """Filled convex hull of one binary mask (see the module docstring).
+
+    Args:
+        mask (np.ndarray): ``(H, W)`` bool/uint8 mask.
+        convention (str): ``'reference'`` (the reference's pixel-diamond
+            hull) or ``'centres'``.
+
+    Returns:
+        np.ndarray: ``(H, W)`` bool hull, containing ``mask`` (all False for
+        an empty mask).
+    """
+    check_choice('hull convention', convention, HULL_CONVENTIONS)
+    if convention == 'reference':
+        return _reference_hull(np.asarray(mask) != 0)
+    return _centres_hull(mask)
+
+
+def convex_hulls(masks: Tensor, convention: str = 'reference') -> Tensor:
     """Convex hulls of a stack of masks (computed inside each mask's box).
+
+    The ``'reference'`` hull of a mask never leaves its tight box (the
+    diamonds reach half a pixel out, where no pixel centre lies).
 
     Args:
         masks (Tensor): ``(N, H, W)`` bool masks.
+        convention (str): See :func:`convex_hull_mask`.
 
     Returns:
         Tensor: ``(N, H, W)`` bool hulls on the masks' device.
     """
+    check_choice('hull convention', convention, HULL_CONVENTIONS)
     masks = _as_bool_masks(masks)
     hulls = torch.zeros_like(masks)
     boxes = masks_to_bboxes(masks).long().cpu().tolist()
@@ -132,7 +204,7 @@ def convex_hulls(masks: Tensor) -> Tensor:
             continue
         patch = masks[k, y:y + h, x:x + w].cpu().numpy()
         hulls[k, y:y + h, x:x + w] = torch.from_numpy(
-            convex_hull_mask(patch)).to(masks.device)
+            convex_hull_mask(patch, convention)).to(masks.device)
     return hulls
 
 
@@ -140,7 +212,8 @@ def convex_order(masks: Tensor,
                  touch: Optional[Tensor] = None,
                  hulls: Optional[Tensor] = None,
                  packed: Optional[PackedMasks] = None,
-                 pixel_chunk: int = DEFAULT_PIXEL_CHUNK) -> Tensor:
+                 pixel_chunk: int = DEFAULT_PIXEL_CHUNK,
+                 hull_convention: str = 'reference') -> Tensor:
     """Convex ordering: dual rule on the hull growth into each neighbour.
 
     Args:
@@ -149,6 +222,8 @@ def convex_order(masks: Tensor,
         hulls (Tensor, optional): Precomputed :func:`convex_hulls`.
         packed (PackedMasks, optional): Precomputed packed masks.
         pixel_chunk (int): Pixels per vectorised step.
+        hull_convention (str): Hull convention when ``hulls`` is None
+            (:func:`convex_hull_mask`).
 
     Returns:
         Tensor: ``(N, N)`` int8 order matrix.
@@ -157,7 +232,7 @@ def convex_order(masks: Tensor,
     n = masks.shape[0]
     touch = _touch_or_compute(masks, touch)
     if hulls is None:
-        hulls = convex_hulls(masks)
+        hulls = convex_hulls(masks, hull_convention)
     if packed is None:
         packed = PackedMasks.from_masks(masks, pixel_chunk)
     growth = torch.zeros((n, n), dtype=torch.long, device=masks.device)
@@ -175,9 +250,9 @@ def raw_amodal(masks: Tensor) -> Tensor:
     return _as_bool_masks(masks).clone()
 
 
-def convex_amodal(masks: Tensor) -> Tensor:
+def convex_amodal(masks: Tensor, hull_convention: str = 'reference') -> Tensor:
     """Convex baseline: the convex hull of each modal mask."""
-    return convex_hulls(masks)
+    return convex_hulls(masks, hull_convention)
 
 
 def convexr_amodal(masks: Tensor,
@@ -185,7 +260,8 @@ def convexr_amodal(masks: Tensor,
                    touch: Optional[Tensor] = None,
                    hulls: Optional[Tensor] = None,
                    packed: Optional[PackedMasks] = None,
-                   pixel_chunk: int = DEFAULT_PIXEL_CHUNK) -> Tensor:
+                   pixel_chunk: int = DEFAULT_PIXEL_CHUNK,
+                   hull_convention: str = 'reference') -> Tensor:
     """Convex^R: the hull restricted to the modal mask and its ancestors.
 
     Args:
@@ -196,6 +272,8 @@ def convexr_amodal(masks: Tensor,
         hulls (Tensor, optional): Precomputed :func:`convex_hulls`.
         packed (PackedMasks, optional): Precomputed packed masks.
         pixel_chunk (int): Pixels per vectorised step.
+        hull_convention (str): Hull convention when ``hulls`` is None
+            (:func:`convex_hull_mask`).
 
     Returns:
         Tensor: ``(N, H, W)`` bool amodal masks.
@@ -203,7 +281,7 @@ def convexr_amodal(masks: Tensor,
     masks = _as_bool_masks(masks)
     n = masks.shape[0]
     if hulls is None:
-        hulls = convex_hulls(masks)
+        hulls = convex_hulls(masks, hull_convention)
     if packed is None:
         packed = PackedMasks.from_masks(masks, pixel_chunk)
     if order is None:

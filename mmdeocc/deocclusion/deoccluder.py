@@ -11,8 +11,8 @@ from torch import Tensor, nn
 from mmdeocc.structures import DeOcclusionResult
 from mmdeocc.utils.validation import check_choice
 from .amodal import completion_amodal
-from .baselines import (area_order, convex_hulls, convex_order, convexr_amodal,
-                        raw_amodal, yaxis_order)
+from .baselines import (HULL_CONVENTIONS, area_order, convex_hulls,
+                        convex_order, convexr_amodal, raw_amodal, yaxis_order)
 from .fast import default_fast_dtype, prepare_fast_model
 from .graph import layers as graph_layers
 from .ordering import completion_orders
@@ -96,6 +96,10 @@ class DeOccluder:
             overriding the choice above (``torch.float32`` = no autocast).
         input_size (int, optional): Crop side ``S``; default the model's
             ``in_size`` or 256.
+        hull_convention (str): Pixel convention of the convex baselines:
+            ``'reference'`` (the reference's pixel-diamond hull, default) or
+            ``'centres'`` (hull of pixel centres, half a pixel tighter on
+            slanted edges; :func:`.baselines.convex_hull_mask`).
         cpu_batch_size (int, optional): On CPU, each batch goes through the
             network in sub-batches of at most this many crops. ``None``
             (default) = 1 with one intra-op thread, else ``4 x threads``:
@@ -122,8 +126,11 @@ class DeOccluder:
                  device: Optional[Union[str, torch.device]] = None,
                  fast_dtype: Optional[torch.dtype] = None,
                  input_size: Optional[int] = None,
-                 cpu_batch_size: Optional[int] = None) -> None:
+                 cpu_batch_size: Optional[int] = None,
+                 hull_convention: str = 'reference') -> None:
         check_choice('order_method', order_method, ORDER_METHODS,
+                     DeOcclusionConfigError)
+        check_choice('hull_convention', hull_convention, HULL_CONVENTIONS,
                      DeOcclusionConfigError)
         check_choice('amodal_method', amodal_method, AMODAL_METHODS,
                      DeOcclusionConfigError)
@@ -176,6 +183,7 @@ class DeOccluder:
         self.cpu_batch_size = (None if cpu_batch_size is None else
                                int(cpu_batch_size))
         self.fast = bool(fast)
+        self.hull_convention = hull_convention
 
         self.model = model
         if device is not None:
@@ -294,7 +302,8 @@ class DeOccluder:
                 out.append(yaxis_order(scene.masks, touch))
             else:
                 out.append(
-                    convex_order(scene.masks, touch, packed=scene.packed))
+                    convex_order(scene.masks, touch, packed=scene.packed,
+                                 hull_convention=self.hull_convention))
         return out
 
     def _amodals(self, scenes: Sequence[Scene],
@@ -317,10 +326,11 @@ class DeOccluder:
             if self.amodal_method == 'raw':
                 out.append(raw_amodal(scene.masks))
             elif self.amodal_method == 'convex':
-                out.append(convex_hulls(scene.masks))
+                out.append(convex_hulls(scene.masks, self.hull_convention))
             else:
                 out.append(
-                    convexr_amodal(scene.masks, order, packed=scene.packed))
+                    convexr_amodal(scene.masks, order, packed=scene.packed,
+                                   hull_convention=self.hull_convention))
         return out
 
     def _check_order(self, order: Union[np.ndarray, Tensor],

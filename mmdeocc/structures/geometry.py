@@ -93,9 +93,12 @@ def integer_crop_boxes(bboxes: ArrayLike,
                        ) -> ArrayLike:
     """Integer square crop windows ``[x0, y0, side]`` (METHOD 1.3).
 
-    ``side = int(side)`` (at least 1) and ``x0 = int(cx - side / 2)``
-    (truncation toward zero, as the reference), likewise ``y0``. Every entry
-    point (training transform, inference core, baselines) uses this.
+    The reference's rounding: the corner comes from the *float* side,
+    ``x0 = int(cx - side / 2)`` and ``y0 = int(cy - side / 2)`` (truncation
+    toward zero), and only then is the side truncated, ``int(side)`` (at
+    least 1). Computed in float64 whatever the input type, as the
+    reference's numpy arithmetic. Every entry point (training transform,
+    inference core, baselines, content completion) uses this rule.
 
     Args:
         bboxes (np.ndarray | torch.Tensor): ``(N, 4)`` modal boxes ``xywh``.
@@ -105,13 +108,15 @@ def integer_crop_boxes(bboxes: ArrayLike,
     Returns:
         np.ndarray | torch.Tensor: ``(N, 3)`` int64 ``[x0, y0, side]``.
     """
-    sq = square_crop_boxes(bboxes, enlarge_box, min_side_ratio)
-    if isinstance(sq, torch.Tensor):
+    if isinstance(bboxes, torch.Tensor):
+        sq = square_crop_boxes(bboxes.double(), enlarge_box, min_side_ratio)
+        x0 = (sq[:, 0] - sq[:, 2] / 2.0).long()
+        y0 = (sq[:, 1] - sq[:, 2] / 2.0).long()
         side = sq[:, 2].long().clamp(min=1)
-        x0 = (sq[:, 0] - side / 2.0).long()
-        y0 = (sq[:, 1] - side / 2.0).long()
         return torch.stack([x0, y0, side], 1)
+    sq = square_crop_boxes(
+        np.asarray(bboxes, dtype=np.float64), enlarge_box, min_side_ratio)
+    x0 = (sq[:, 0] - sq[:, 2] / 2.0).astype(np.int64)
+    y0 = (sq[:, 1] - sq[:, 2] / 2.0).astype(np.int64)
     side = np.maximum(sq[:, 2].astype(np.int64), 1)
-    x0 = (sq[:, 0] - side / 2.0).astype(np.int64)
-    y0 = (sq[:, 1] - side / 2.0).astype(np.int64)
     return np.stack([x0, y0, side], 1)

@@ -1,6 +1,7 @@
 """Crop-and-resize, translation and overlap helpers against brute force."""
 import cv2
 import numpy as np
+import torch
 import pytest
 
 from mmdeocc.datasets.transforms import (crop_resize_nearest, foreground_box,
@@ -24,6 +25,18 @@ def test_integer_window_matches_integer_crop_boxes():
     squares = square_crop_boxes(boxes)
     got = np.array([integer_window(*sq) for sq in squares])
     np.testing.assert_array_equal(got, expected)
+
+
+def test_window_corner_comes_from_the_float_side():
+    """The reference's rounding: ``x0 = int(cx - side / 2)`` with the float
+    side, then ``int(side)``; truncating the side first would give 8."""
+    box = np.array([[10.0, 10.0, 6.0, 6.0]])  # side sqrt(108) = 10.39
+    assert integer_crop_boxes(box).tolist() == [[7, 7, 10]]
+    assert integer_crop_boxes(torch.from_numpy(box).float()).tolist() == [
+        [7, 7, 10]]
+    assert integer_window(13.0, 13.0, 108**0.5) == (7, 7, 10)
+    # Truncation toward zero left of the image, as Python's int().
+    assert integer_window(1.0, 1.0, 5.0) == (-1, -1, 5)
 
 
 @pytest.mark.parametrize('flip', [False, True])

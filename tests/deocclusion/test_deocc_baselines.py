@@ -43,6 +43,29 @@ def test_convex_hull_pixel_convention():
     np.testing.assert_array_equal(convex_hull_mask(line), line)
 
 
+def test_reference_hull_counts_pixel_diamonds():
+    """The reference's hull: each pixel is the diamond of its four edge
+    midpoints, and centres on the hull's border count."""
+    mask = np.zeros((2, 3), dtype=bool)
+    mask[0, 0] = mask[1, 2] = True
+    # Diamonds of (x, y) = (0, 0) and (2, 1): the hull edges from (0, -0.5)
+    # to (2, 0.5) and from (0, 0.5) to (2, 1.5) pass through the centres
+    # (1, 0) and (1, 1); the 'centres' hull is the rasterised segment.
+    np.testing.assert_array_equal(convex_hull_mask(mask),
+                                  [[1, 1, 0], [0, 1, 1]])
+    np.testing.assert_array_equal(convex_hull_mask(mask, 'centres'),
+                                  [[1, 1, 0], [0, 0, 1]])
+    assert not convex_hull_mask(np.zeros((3, 3), dtype=bool)).any()
+    with pytest.raises(ValueError, match='hull convention'):
+        convex_hull_mask(mask, 'corners')
+    masks = torch.from_numpy(mask[None])
+    centres = DeOccluder(order_method='convex', amodal_method='convex',
+                         hull_convention='centres')
+    assert centres.amodal(masks, torch.zeros(1, 1)).sum() == 3
+    assert DeOccluder(order_method='convex', amodal_method='convex').amodal(
+        masks, torch.zeros(1, 1)).sum() == 4
+
+
 def test_square_over_disc_orders():
     modal, _ = square_over_disc()
     masks = torch.from_numpy(modal)

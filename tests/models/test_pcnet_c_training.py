@@ -137,7 +137,7 @@ def test_short_training_lowers_held_out_hole_l1(tmp_path, monkeypatch):
     model = MODELS.build(cfg.model)
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     before = _hole_l1(model, held)
-    for step in range(5):
+    for step in range(8):
         batch = default_collate(
             [train_set[2 * step], train_set[2 * step + 1]])
         model.train_step(batch, optim)

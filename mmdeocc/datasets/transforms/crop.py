@@ -21,10 +21,11 @@ Window = Tuple[int, int, int]
 def integer_window(cx: float, cy: float, side: float) -> Window:
     """Integer square window ``(x0, y0, side)`` from a float centre and side.
 
-    Same rounding as :func:`mmdeocc.structures.integer_crop_boxes`:
-    ``side = max(int(side), 1)``, ``x0 = int(cx - side / 2)`` (truncation
-    toward zero), likewise ``y0``; use it for augmented windows whose centre
-    or side no longer follow the box rule.
+    Same rounding as :func:`mmdeocc.structures.integer_crop_boxes` (the
+    reference's): ``x0 = int(cx - side / 2)`` and ``y0 = int(cy - side / 2)``
+    from the *float* side (truncation toward zero), then ``side =
+    max(int(side), 1)``; use it for augmented windows whose centre or side
+    no longer follow the box rule.
 
     Args:
         cx (float): Window centre x.
@@ -34,8 +35,7 @@ def integer_window(cx: float, cy: float, side: float) -> Window:
     Returns:
         tuple[int, int, int]: ``(x0, y0, side)``.
     """
-    side_i = max(int(side), 1)
-    return int(cx - side_i / 2.0), int(cy - side_i / 2.0), side_i
+    return (int(cx - side / 2.0), int(cy - side / 2.0), max(int(side), 1))
 
 
 _ARANGE = {}
