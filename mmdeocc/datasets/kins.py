@@ -20,13 +20,24 @@ for the opposite reading. Images whose instances lack these fields get
 ``gt_order=None``. (The paper protocol derives the GT order from masks,
 METHOD 4.1; the annotated order is for stricter variants.)
 
+Modal boxes (``modal_bbox``, the crop boxes of PCNet training): the file's
+modal box (``inmodal_bbox`` / ``i_bbox``), as the reference crops KINS
+instances, when it is present and has an area; otherwise the mask's tight
+box. Boxes that differ from the tight box by more than one pixel are counted
+and reported in one warning. ``modal_box_source='mask'`` always uses the
+tight box.
+
 Fully occluded instances (empty modal mask, non-empty amodal mask) are kept
 with ``recoverable=False`` and a zero ``modal_bbox``; they are never given a
 crop from the amodal box.
 """
+import logging
 from typing import Any, Dict, List, Optional, Tuple
 
+from mmengine.logging import print_log
+
 from mmdeocc.structures import SegmentationError, segmentation_to_rle
+from mmdeocc.utils.validation import check_choice
 from .annotation_utils import (AnnotationFormatError, SkipLog, box_has_area,
                                category_labels, empty_rle, index_images,
                                iter_instance_annotations, load_json,
@@ -91,7 +102,8 @@ def detect_kins_release(data: Dict[str, Any], path: str) -> str:
 def load_kins(path: str,
               img_prefix: str = '',
               on_invalid: str = 'skip',
-              ico_smaller_is_nearer: bool = True
+              ico_smaller_is_nearer: bool = True,
+              modal_box_source: str = 'file'
               ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     """Read a KINS annotation file (either release) into canonical records.
 
@@ -104,6 +116,8 @@ def load_kins(path: str,
             annotations (malformed polygons, empty masks, zero-area boxes).
         ico_smaller_is_nearer (bool): Direction of ``ico_id`` (see module
             docstring).
+        modal_box_source (str): ``'file'`` (the annotated modal box when it
+            has an area, as the reference) or ``'mask'`` (the tight box).
 
     Returns:
         tuple[list[dict], list[dict]]: Canonical records (one per image, in
@@ -117,6 +131,7 @@ def load_kins(path: str,
         InvalidAnnotationError: Invalid annotation with
             ``on_invalid='raise'``.
     """
+    check_choice('modal_box_source', modal_box_source, ('file', 'mask'))
     data = load_json(path)
     release = detect_kins_release(data, path)
     a_segm_key, a_box_key, i_segm_key, i_box_key = _FIELDS[release]
@@ -125,6 +140,7 @@ def load_kins(path: str,
     cat2label = category_labels(categories, path)
     skips = SkipLog(path, on_invalid)
 
+    box_check = _BoxCheck(path, i_box_key)
     per_image: Dict[Any, List[Tuple[Dict, Dict, Any, Any]]] = {
         img_id: []
         for img_id in images
@@ -139,6 +155,8 @@ def load_kins(path: str,
         amodal_rle, modal_rle = parsed
         inst = make_instance(ann['id'], ann['category_id'], label, modal_rle,
                              amodal_rle)
+        if modal_box_source == 'file' and inst['recoverable']:
+            inst['modal_bbox'] = box_check(ann, inst['modal_bbox'])
         per_image[ann['image_id']].append(
             (inst, amodal_rle, ann.get('oco_id'), ann.get('ico_id')))
 
@@ -155,8 +173,46 @@ def load_kins(path: str,
                                         groups=[e[2] for e in entries])
         records.append(make_record(img, instances, gt_order, img_prefix))
     skips.report()
+    box_check.report()
     log_empty_images(path, records)
     return records, categories
+
+
+class _BoxCheck:
+    """Takes the file's modal box and counts those far from the tight box."""
+
+    def __init__(self, path: str, key: str, max_examples: int = 3) -> None:
+        self.path, self.key, self.max_examples = path, key, max_examples
+        self.used = self.far = 0
+        self.examples: List[str] = []
+
+    def __call__(self, ann: Dict[str, Any], tight: List[float]
+                 ) -> List[float]:
+        """The file's box if it has an area, else ``tight``."""
+        box = ann.get(self.key)
+        if not box_has_area(box):
+            return tight
+        box = [float(v) for v in box]
+        self.used += 1
+        if max(abs(a - b) for a, b in zip(box, tight)) > 1.0:
+            self.far += 1
+            if len(self.examples) < self.max_examples:
+                self.examples.append(
+                    f'annotation id {ann.get("id", "?")}: "{self.key}" '
+                    f'{box} vs mask box {tight}')
+        return box
+
+    def report(self) -> None:
+        """Warn once when boxes disagreed with their masks."""
+        if self.far:
+            print_log(
+                f'{self.path}: {self.far} of {self.used} "{self.key}" boxes '
+                'differ from their mask\'s tight box by more than 1 px; the '
+                'file\'s boxes are used for crops (as the reference; '
+                "modal_box_source='mask' uses the tight box). First ones: "
+                + '; '.join(self.examples),
+                logger='current',
+                level=logging.WARNING)
 
 
 def _parse_masks(ann: Dict[str, Any], release: str, height: int, width: int,

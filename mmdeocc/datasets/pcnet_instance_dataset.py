@@ -37,6 +37,16 @@ def _build_pipeline(pipeline: Sequence[Union[Dict, Callable]]) -> List:
     return transforms
 
 
+def _tight_box(rle: Dict[str, Any]) -> List[int]:
+    """Tight ``[x, y, w, h]`` of a compressed RLE (ints)."""
+    counts = rle['counts']
+    box = mask_utils.toBbox(
+        dict(size=rle['size'],
+             counts=counts.encode('ascii') if isinstance(counts, str) else
+             counts))
+    return [int(v) for v in box]
+
+
 @DATASETS.register_module()
 class PCNetInstanceDataset(BaseDataset):
     """Instances with a usable modal mask, each paired with a random eraser.
@@ -210,8 +220,9 @@ class PCNetInstanceDataset(BaseDataset):
         Returns:
             list[dict]: One entry per usable instance with ``img_id``,
             ``img_path``, ``height``, ``width``, ``ann_id``,
-            ``category_id``, ``bbox_label``, ``bbox`` (tight modal
-            ``[x, y, w, h]``, ints), ``crop_square`` (``(cx, cy, side)`` of
+            ``category_id``, ``bbox_label``, ``bbox`` (modal ``[x, y, w,
+            h]`` of the crop rule: the reader's ``modal_bbox``), ``mask_box``
+            (the mask's tight box, ints, where it is stored), ``crop_square`` (``(cx, cy, side)`` of
             the crop rule) and ``counts`` (compressed RLE bytes).
         """
         records = self._load_records()
@@ -238,8 +249,9 @@ class PCNetInstanceDataset(BaseDataset):
             raise ValueError(
                 f'{self.ann_file or type(self._source_dataset).__name__}: no '
                 f'instance with a non-empty modal mask ({dict(stats)})')
-        boxes = np.asarray([[int(round(v)) for v in box] for box in boxes],
-                           dtype=np.float64)
+        # Crop boxes as annotated (KINS: the file's modal box, as the
+        # reference); the mask is stored inside its own tight box.
+        boxes = np.asarray(boxes, dtype=np.float64)
         squares = square_crop_boxes(boxes, self.enlarge_box,
                                     self.min_side_ratio)
         data_list = []
@@ -257,7 +269,8 @@ class PCNetInstanceDataset(BaseDataset):
                     ann_id=inst['ann_id'],
                     category_id=inst['category_id'],
                     bbox_label=inst['bbox_label'],
-                    bbox=[int(v) for v in box],
+                    bbox=[float(v) for v in box],
+                    mask_box=_tight_box(inst['modal_mask']),
                     crop_square=tuple(float(v) for v in square),
                     counts=counts.encode('ascii')
                     if isinstance(counts, str) else counts))
@@ -325,7 +338,7 @@ class PCNetInstanceDataset(BaseDataset):
             dict: See the class docstring (``target_inst``).
         """
         info = self.get_data_info(index)
-        x, y, w, h = info['bbox']
+        x, y, w, h = info['mask_box']
         mask = self._cache.get(index)
         if mask is None:
             full = mask_utils.decode(
@@ -336,7 +349,7 @@ class PCNetInstanceDataset(BaseDataset):
         return dict(
             mask=mask,
             offset=(x, y),
-            bbox=np.array([x, y, w, h], dtype=np.float64),
+            bbox=np.array(info['bbox'], dtype=np.float64),
             img_shape=(info['height'], info['width']),
             category_id=info['category_id'],
             bbox_label=info['bbox_label'],

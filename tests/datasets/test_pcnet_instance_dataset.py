@@ -139,3 +139,41 @@ def test_unseeded_samples_vary(coco_ann):
                               data_format='coco', pipeline=PIPELINE)
     draws = [ds[0]['inputs'] for _ in range(8)]
     assert any(not torch.equal(draws[0], d) for d in draws[1:])
+
+
+def test_kins_crops_come_from_the_file_box(kins2017_ann, tmp_path,
+                                           monkeypatch):
+    """The reference crops KINS instances from ``inmodal_bbox``; the mask
+    stays stored in its own tight box; boxes far from the mask are
+    reported once; ``modal_box_source='mask'`` keeps the tight box."""
+    data = json.loads(kins2017_ann.path.read_text())
+    ann = data['annotations'][0]
+    tight = list(ann['inmodal_bbox'])
+    ann['inmodal_bbox'] = [tight[0] - 4, tight[1], tight[2] + 6.5, tight[3]]
+    path = tmp_path / 'instances_train.json'
+    path.write_text(json.dumps(data))
+    logged = []
+    monkeypatch.setattr('mmdeocc.datasets.kins.print_log',
+                        lambda msg, **kwargs: logged.append(msg))
+
+    def first(**reader_kwargs):
+        ds = PCNetInstanceDataset(ann_file=str(path), data_format='kins',
+                                  pipeline=PIPELINE,
+                                  reader_kwargs=reader_kwargs)
+        index = [ds.get_data_info(i)['ann_id']
+                 for i in range(len(ds))].index(ann['id'])
+        return ds.get_data_info(index), ds.get_instance(index)
+
+    info, inst = first()
+    assert info['bbox'] == ann['inmodal_bbox']
+    assert info['mask_box'] == tight
+    x, y, w, h = ann['inmodal_bbox']
+    side = max(math.sqrt(w * h * 3.0), 1.1 * w, 1.1 * h)
+    assert info['crop_square'] == pytest.approx((x + w / 2, y + h / 2, side))
+    assert inst['offset'] == (tight[0], tight[1])
+    assert inst['mask'].shape == (tight[3], tight[2])
+    assert len(logged) == 1
+    assert '1 of 5 "inmodal_bbox" boxes differ' in logged[0]
+    assert f'annotation id {ann["id"]}' in logged[0]
+    info, _ = first(modal_box_source='mask')
+    assert info['bbox'] == tight

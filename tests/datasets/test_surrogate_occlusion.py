@@ -219,6 +219,7 @@ def test_tight_crop_cache_equals_full_mask(coco128_dataset):
         info = coco128_dataset.get_data_info(index)
         full = decode_rle(dict(size=[info['height'], info['width']],
                                counts=info['counts'])).astype(bool)
-        x, y, w, h = info['bbox']
+        x, y, w, h = info['mask_box']
         np.testing.assert_array_equal(inst['mask'], full[y:y + h, x:x + w])
+        assert inst['offset'] == (x, y)
         assert full.sum() == inst['mask'].sum()  # nothing outside the box
