@@ -6,6 +6,11 @@ Examples::
     python tools/train.py configs/pcnet_m_kins.py --work-dir work_dirs/kins --amp
     python tools/train.py configs/pcnet_m_kins.py --resume          # latest
     bash tools/dist_train.sh configs/pcnet_m_kins.py 8              # 8 GPUs
+
+Configs with ``effective_batch_size`` (the reference PCNet-M recipes: 256
+samples per update) get gradient accumulation chosen from the number of
+processes, with the schedule counted in updates
+(:mod:`mmdeocc.engine.effective_batch`); the log says what runs.
 """
 import argparse
 import logging
@@ -19,6 +24,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmdeocc.engine.effective_batch import (  # noqa: E402
+    EffectiveBatchError, apply_effective_batch, world_size_from_env)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -85,6 +93,10 @@ def build_config(args: argparse.Namespace) -> Config:
         else:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+    try:
+        apply_effective_batch(cfg, world_size_from_env(args.launcher))
+    except EffectiveBatchError as err:
+        raise SystemExit(f'train.py: error: {args.config}: {err}') from None
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -102,6 +114,8 @@ def main(argv=None) -> None:
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
+    if cfg.get('effective_batch'):
+        runner.logger.info(cfg.effective_batch['summary'])
     runner.train()
 
 

@@ -73,3 +73,49 @@ def test_help_and_missing_config(capsys):
     assert '--work-dir' in capsys.readouterr().out
     with pytest.raises(FileNotFoundError, match='nope.py'):
         train_tool.main(['nope.py'])
+
+
+def test_effective_batch_accumulates_and_counts_updates(tmp_path, monkeypatch):
+    """effective_batch_size = 2 x batch on one process: 2 accumulation steps,
+    the schedule in updates (4 updates = 8 iterations), 4 optimiser steps,
+    and the log says so."""
+    monkeypatch.chdir(ROOT)
+    work_dir = tmp_path / 'work'
+    train_tool.main([
+        'configs/pcnet_m_coco128_cpu.py', '--work-dir', str(work_dir),
+        '--cfg-options', 'train_cfg.max_iters=4', 'effective_batch_size=16',
+        *TINY
+    ])
+    from mmdeocc.utils import safe_torch_load
+    state = safe_torch_load(str(work_dir / 'iter_8.pth'))
+    assert state['meta']['iter'] == 8
+    adam = state['optimizer']['state']
+    assert {int(s['step']) for s in adam.values()} == {4}
+    log = next(work_dir.glob('*/*.log')).read_text()
+    assert ('effective batch 16 = 8 per process x 1 process(es) x 2 '
+            'accumulation step(s) (schedule x2: 8 iterations = 4 updates)'
+            ) in log
+
+
+def test_effective_batch_for_reference_configs():
+    """The reference recipes give 256 samples per update on 1-8 processes."""
+    from mmengine.config import Config
+
+    from mmdeocc.engine.effective_batch import (EffectiveBatchError,
+                                                apply_effective_batch)
+    for world, steps in ((1, 8), (2, 4), (4, 2), (8, 1)):
+        cfg = Config.fromfile(str(ROOT / 'configs/pcnet_m_cocoa.py'))
+        apply_effective_batch(cfg, world)
+        assert cfg.optim_wrapper.get('accumulative_counts', 1) == steps
+        assert cfg.train_cfg.max_iters == 56000 * steps
+        assert cfg.param_scheduler[0].milestones == [32000 * steps,
+                                                     48000 * steps]
+        assert cfg.model.inmask_weight == 6.0
+    cfg = Config.fromfile(str(ROOT / 'configs/pcnet_m_kins.py'))
+    cfg.train_dataloader.batch_size = 24
+    with pytest.raises(EffectiveBatchError, match='not a multiple'):
+        apply_effective_batch(cfg, 1)
+    cfg = Config.fromfile(str(ROOT / 'configs/pcnet_m_kins.py'))
+    cfg.effective_batch_size = None
+    assert apply_effective_batch(cfg, 1) is None
+    assert cfg.train_cfg.max_iters == 32000

@@ -1,6 +1,8 @@
 # COCOA schedule of the reference (METHOD 1.6): 56k iterations, SGD lr 1e-3,
 # x0.1 at 32k and 48k, momentum 0.9, weight decay 1e-4, no warm-up.
-# Effective batch 256 = 32 per GPU x 8 GPUs (see auto_scale_lr).
+# Effective batch 256 = 32 per GPU x 8 GPUs: configs that set
+# `effective_batch_size = 256` get it on any number of processes through
+# gradient accumulation (tools/train.py); the counts here are updates.
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=56000, val_interval=0)
 optim_wrapper = dict(
     type='OptimWrapper',
@@ -13,3 +15,5 @@ param_scheduler = [
         gamma=0.1)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=256)
+# Updates of 256 samples on any number of processes (None: 32 x processes).
+effective_batch_size = 256
