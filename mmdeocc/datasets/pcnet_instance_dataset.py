@@ -80,7 +80,9 @@ class PCNetInstanceDataset(BaseDataset):
     must use for all randomness), ``target_inst`` and ``eraser_inst``
     (instance dicts: ``mask`` = ``(h, w)`` bool crop of the modal mask to
     its tight box, ``offset`` = ``(x, y)`` image position of ``mask[0,
-    0]``, ``bbox`` = float ``[x, y, w, h]`` tight modal box, ``img_shape``
+    0]``, ``bbox`` = float ``[x, y, w, h]`` modal box of the crop rule
+    (the reader's ``modal_bbox``: the tight box, or KINS's annotated box),
+    ``img_shape``
     = ``(H, W)``, ``category_id``, ``bbox_label``, ``ann_id``, ``img_id``,
     ``img_path``, ``index``, ``crop_square`` = ``(cx, cy, side)`` of the
     crop rule precomputed with ``crop_rule`` = ``(enlarge_box,
