@@ -87,11 +87,11 @@ from tqdm import tqdm
 from mmdeocc.datasets.annotation_utils import (AnnotationFormatError,
                                                load_json, rle_area, rle_bbox)
 from mmdeocc.datasets.formats import READERS, load_annotations
-from mmdeocc.evaluation.functional import (amodal_iou_stats,
-                                           gt_order_from_masks,
-                                           order_accuracy,
+from mmdeocc.evaluation.functional import (amodal_iou_stats, order_accuracy,
                                            summarize_amodal_stats)
-from mmdeocc.structures import encode_rles
+from mmdeocc.structures.masks import encode_rles, rle_bytes
+from mmdeocc.structures.order import gt_order_from_masks
+from mmdeocc.structures.order import order_to_edges as index_edges
 from mmdeocc.utils.io import atomic_open
 
 __all__ = [
@@ -251,13 +251,6 @@ def _state_dict_sha256(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _bytes_rle(rle: Mapping[str, Any]) -> Dict[str, Any]:
-    counts = rle['counts']
-    if isinstance(counts, str):
-        counts = counts.encode('ascii')
-    return dict(size=list(rle['size']), counts=counts)
-
-
 def decode_instance_masks(rles: Sequence[Mapping[str, Any]], height: int,
                           width: int) -> np.ndarray:
     """Decode compressed RLEs into a ``(N, H, W)`` bool stack.
@@ -272,7 +265,7 @@ def decode_instance_masks(rles: Sequence[Mapping[str, Any]], height: int,
     """
     if not rles:
         return np.zeros((0, height, width), dtype=bool)
-    masks = mask_utils.decode([_bytes_rle(r) for r in rles])
+    masks = mask_utils.decode([rle_bytes(r) for r in rles])
     return np.ascontiguousarray(masks.transpose(2, 0, 1)).astype(bool)
 
 
@@ -287,11 +280,8 @@ def order_to_edges(order: Any, ann_ids: Sequence[int]) -> List[List[int]]:
     Returns:
         list[list[int]]: Edges in row-major order of the matrix.
     """
-    arr = np.asarray(order)
-    if arr.size == 0:
-        return []
-    rows, cols = np.nonzero(arr == 1)
-    return [[int(ann_ids[i]), int(ann_ids[j])] for i, j in zip(rows, cols)]
+    return [[int(ann_ids[i]), int(ann_ids[j])]
+            for i, j in index_edges(order)]
 
 
 # ----------------------------------------------------------------------

@@ -58,7 +58,9 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from tqdm import tqdm
 
-from mmdeocc.deocclusion.graph import layers as graph_layers
+from mmdeocc.structures.order import layers as graph_layers
+from mmdeocc.structures.order import order_to_edges
+from mmdeocc.structures.masks import to_numpy
 from mmdeocc.structures import (DeOcclusionResult, decode_rle,
                                 masks_to_bboxes)
 from mmdeocc.utils.io import atomic_write_bytes
@@ -197,13 +199,7 @@ class ImageResult:
 
 
 def _to_numpy(value: Any) -> Optional[np.ndarray]:
-    if value is None:
-        return None
-    if hasattr(value, 'to_ndarray'):
-        return value.to_ndarray()
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
+    return None if value is None else to_numpy(value)
 
 
 def sample_to_record(sample: Any,
@@ -254,8 +250,7 @@ def sample_to_record(sample: Any,
     flags = _to_numpy(pred.get('deoccluded', None))
     record['deoccluded'] = None if flags is None else flags.astype(
         bool).tolist()
-    record['occlusion_edges'] = [[int(i), int(j)]
-                                 for i, j in zip(*np.nonzero(order > 0))]
+    record['occlusion_edges'] = [list(edge) for edge in order_to_edges(order)]
     ann_ids = sample.metainfo.get('ann_ids')
     if ann_ids is not None:
         record['ann_ids'] = [int(a) for a in ann_ids]

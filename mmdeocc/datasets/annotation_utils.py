@@ -37,13 +37,12 @@ from typing import (Any, Dict, Iterable, Iterator, List, Optional, Sequence,
                     Tuple)
 
 import numpy as np
-import pycocotools.mask as mask_utils
 from mmengine.logging import print_log
 
-from mmdeocc.structures import encode_rle
+from mmdeocc.structures.masks import (RLE, empty_rle, rle_area, rle_bbox,
+                                      rle_intersection_area, rle_to_json)
+from mmdeocc.structures.order import order_from_edges as _order_from_edges
 from mmdeocc.utils.validation import check_choice
-
-RLE = Dict[str, Any]
 Record = Dict[str, Any]
 
 ON_INVALID_CHOICES = ('skip', 'raise')
@@ -175,43 +174,6 @@ def resolve_category(cat2label: Dict[int, int], category_id: Any,
         raise AnnotationFormatError(
             f'{where}: field "category_id" = {category_id!r} is not in the '
             f'file\'s categories (known ids: {sorted(cat2label)})') from None
-
-
-def rle_to_json(rle: RLE) -> RLE:
-    """Return a JSON-ready copy of an RLE (``counts`` as ``str``)."""
-    counts = rle['counts']
-    if isinstance(counts, bytes):
-        counts = counts.decode('ascii')
-    return dict(size=[int(v) for v in rle['size']], counts=counts)
-
-
-def _bytes_rle(rle: RLE) -> RLE:
-    counts = rle['counts']
-    if isinstance(counts, str):
-        counts = counts.encode('ascii')
-    return dict(size=list(rle['size']), counts=counts)
-
-
-def rle_area(rle: RLE) -> int:
-    """Number of foreground pixels of an RLE."""
-    return int(mask_utils.area(_bytes_rle(rle)))
-
-
-def rle_bbox(rle: RLE) -> List[float]:
-    """Tight ``xywh`` pixel extent of an RLE (zeros when empty)."""
-    return [float(v) for v in mask_utils.toBbox(_bytes_rle(rle))]
-
-
-def rle_intersection_area(rle_a: RLE, rle_b: RLE) -> int:
-    """Number of pixels in both masks (computed on the RLEs)."""
-    merged = mask_utils.merge([_bytes_rle(rle_a), _bytes_rle(rle_b)],
-                              intersect=True)
-    return int(mask_utils.area(merged))
-
-
-def empty_rle(height: int, width: int) -> RLE:
-    """The compressed RLE of an all-zero ``height x width`` mask."""
-    return encode_rle(np.zeros((height, width), np.uint8))
 
 
 def box_has_area(box: Any) -> bool:
@@ -399,9 +361,7 @@ def make_record(img: Dict[str, Any], instances: List[Dict[str, Any]],
 
 def order_from_edges(num: int, edges: Iterable[Tuple[int, int]],
                      where: str) -> Tuple[np.ndarray, int]:
-    """Antisymmetric order matrix from ``(occluder, occludee)`` index pairs.
-
-    Contradicting edges (both ``(i, j)`` and ``(j, i)``) leave the pair at 0.
+    """:func:`mmdeocc.structures.order.order_from_edges` for annotation files.
 
     Args:
         num (int): Number of instances.
@@ -409,22 +369,17 @@ def order_from_edges(num: int, edges: Iterable[Tuple[int, int]],
         where (str): Location for error messages.
 
     Returns:
-        tuple[np.ndarray, int]: ``(N, N)`` int8 matrix with ``+1`` at
-        ``[occluder, occludee]`` and the number of contradicting pairs.
+        tuple[np.ndarray, int]: ``(N, N)`` int8 order matrix and the number
+        of contradicting pairs (left at 0).
+
+    Raises:
+        AnnotationFormatError: An object occludes itself or an index is out
+            of range.
     """
-    order = np.zeros((num, num), dtype=np.int8)
-    conflicts = 0
-    for front, back in edges:
-        if front == back:
-            raise AnnotationFormatError(
-                f'{where}: an object cannot occlude itself ({front})')
-        if order[front, back] == -1:
-            order[front, back] = order[back, front] = 0
-            conflicts += 1
-            continue
-        order[front, back] = 1
-        order[back, front] = -1
-    return order, conflicts
+    try:
+        return _order_from_edges(num, edges, where)
+    except ValueError as err:
+        raise AnnotationFormatError(str(err)) from None
 
 
 def order_from_ranks(ranks: Sequence[float], amodal_rles: Sequence[RLE],

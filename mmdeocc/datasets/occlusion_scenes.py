@@ -46,8 +46,9 @@ import numpy as np
 import pycocotools.mask as mask_utils
 from tqdm import tqdm
 
-from mmdeocc.evaluation.functional import touch_matrix
 from mmdeocc.structures import encode_rle, mask_to_bbox
+from mmdeocc.structures.order import (occlusion_edges, order_from_edges,
+                                      touch_matrix)
 from mmdeocc.utils.io import atomic_open, atomic_write_bytes
 from mmdeocc.utils.validation import check_choice
 
@@ -319,32 +320,7 @@ class Scene:
 
     def order_matrix(self) -> np.ndarray:
         """``(N, N)`` int8 order of the occlusion edges (+1: i occludes j)."""
-        n = len(self)
-        order = np.zeros((n, n), dtype=np.int8)
-        for i, j in self.occlusion_edges():
-            order[i, j], order[j, i] = 1, -1
-        return order
-
-
-def occlusion_edges(modal: np.ndarray, amodal: np.ndarray,
-                    depth: Sequence[int]) -> List[Tuple[int, int]]:
-    """Touching pairs where the nearer object visibly hides the other.
-
-    Args:
-        modal (np.ndarray): ``(N, H, W)`` bool visible masks.
-        amodal (np.ndarray): ``(N, H, W)`` bool amodal masks.
-        depth (Sequence[int]): ``(N,)`` ranks, smaller = nearer.
-
-    Returns:
-        list[tuple[int, int]]: Sorted ``(i, j)`` with ``depth[i] <
-        depth[j]``, touching modal masks and ``modal_i & amodal_j`` non-empty.
-    """
-    touch = touch_matrix(modal)
-    edges = []
-    for i, j in zip(*np.nonzero(touch)):
-        if depth[i] < depth[j] and np.any(modal[i] & amodal[j]):
-            edges.append((int(i), int(j)))
-    return sorted(edges)
+        return order_from_edges(len(self), self.occlusion_edges())[0]
 
 
 def compose_modal(amodal: np.ndarray, depth: Sequence[int]) -> np.ndarray:

@@ -44,10 +44,9 @@ import pycocotools.mask as mask_utils
 from mmengine.logging import print_log
 
 from mmdet.registry import DATASETS
-from mmdeocc.deocclusion.graph import ancestor_matrix
-from mmdeocc.evaluation.functional import (TIE_RULES, gt_order_from_masks,
-                                           touch_matrix)
 from mmdeocc.structures import decode_rle
+from mmdeocc.structures.order import (TIE_RULES, ancestor_matrix,
+                                      gt_order_from_masks, touch_matrix)
 from mmdeocc.utils.validation import check_choice
 from .pcnet_instance_dataset import PCNetInstanceDataset
 

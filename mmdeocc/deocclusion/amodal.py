@@ -33,7 +33,7 @@ from torch import Tensor
 
 from .completion import CompletionJobs, Predictor, run_completion
 from .crops import paste_patches
-from .graph import OrderLike, ancestor_matrix
+from mmdeocc.structures.order import OrderLike, ancestor_matrix
 from .scene import Scene
 
 ERASER_METHODS = ('og', 'nog')

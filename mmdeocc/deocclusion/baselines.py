@@ -43,11 +43,12 @@ from torch import Tensor
 from mmdeocc.structures import masks_to_bboxes
 from mmdeocc.utils.validation import check_choice
 from .amodal import eraser_members
-from .bitmasks import (DEFAULT_PIXEL_CHUNK, PackedMasks, _as_bool_masks,
-                       enumerate_mask_pixels)
-from .graph import OrderLike
+from mmdeocc.structures.masks import as_bool_mask_tensor
+from mmdeocc.structures.order import OrderLike
+from mmdeocc.structures.packed_masks import (DEFAULT_PIXEL_CHUNK, PackedMasks,
+                                             enumerate_mask_pixels)
+from mmdeocc.structures.touch import pair_list, touching_pairs
 from .ordering import order_from_growth
-from .pairs import pair_list, touching_pairs
 
 
 def _touch_or_compute(masks: Tensor, touch: Optional[Tensor]) -> Tensor:
@@ -71,7 +72,7 @@ def area_order(masks: Tensor,
     Returns:
         Tensor: ``(N, N)`` int8 order matrix.
     """
-    masks = _as_bool_masks(masks)
+    masks = as_bool_mask_tensor(masks)
     touch = _touch_or_compute(masks, touch)
     area = masks.flatten(1).sum(1)
     order = torch.sign(area[None, :] - area[:, None])
@@ -93,7 +94,7 @@ def yaxis_order(masks: Tensor, touch: Optional[Tensor] = None) -> Tensor:
     Returns:
         Tensor: ``(N, N)`` int8 order matrix.
     """
-    masks = _as_bool_masks(masks)
+    masks = as_bool_mask_tensor(masks)
     touch = _touch_or_compute(masks, touch)
     rows = torch.arange(masks.shape[1], device=masks.device)
     per_row = masks.sum(2)  # (N, H)
@@ -196,7 +197,7 @@ def convex_hulls(masks: Tensor, convention: str = 'reference') -> Tensor:
         Tensor: ``(N, H, W)`` bool hulls on the masks' device.
     """
     check_choice('hull convention', convention, HULL_CONVENTIONS)
-    masks = _as_bool_masks(masks)
+    masks = as_bool_mask_tensor(masks)
     hulls = torch.zeros_like(masks)
     boxes = masks_to_bboxes(masks).long().cpu().tolist()
     for k, (x, y, w, h) in enumerate(boxes):
@@ -228,7 +229,7 @@ def convex_order(masks: Tensor,
     Returns:
         Tensor: ``(N, N)`` int8 order matrix.
     """
-    masks = _as_bool_masks(masks)
+    masks = as_bool_mask_tensor(masks)
     n = masks.shape[0]
     touch = _touch_or_compute(masks, touch)
     if hulls is None:
@@ -247,7 +248,7 @@ def convex_order(masks: Tensor,
 
 def raw_amodal(masks: Tensor) -> Tensor:
     """Raw baseline: the amodal mask is the modal mask (a copy)."""
-    return _as_bool_masks(masks).clone()
+    return as_bool_mask_tensor(masks).clone()
 
 
 def convex_amodal(masks: Tensor, hull_convention: str = 'reference') -> Tensor:
@@ -278,7 +279,7 @@ def convexr_amodal(masks: Tensor,
     Returns:
         Tensor: ``(N, H, W)`` bool amodal masks.
     """
-    masks = _as_bool_masks(masks)
+    masks = as_bool_mask_tensor(masks)
     n = masks.shape[0]
     if hulls is None:
         hulls = convex_hulls(masks, hull_convention)

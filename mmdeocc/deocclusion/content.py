@@ -74,7 +74,7 @@ from mmdeocc.datasets.transforms.pcnet_c_inputs import (INTERPOLATIONS,
 from mmdeocc.structures import (DeOcclusionResult, decode_rle, encode_rle,
                                 encode_rles)
 from mmdeocc.utils.validation import check_choice
-from .bitmasks import PackedMasks
+from mmdeocc.structures.packed_masks import PackedMasks
 from .crops import crop_union, dilate_square, paste_patches
 from .scene import DeOcclusionInputError, Scene, as_mask_tensor
 

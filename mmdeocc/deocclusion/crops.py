@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmdeocc.utils.validation import check_choice
-from .bitmasks import DEFAULT_PIXEL_CHUNK, PackedMasks
+from mmdeocc.structures.packed_masks import DEFAULT_PIXEL_CHUNK, PackedMasks
 
 SAMPLING_MODES = ('nearest', 'bilinear')
 

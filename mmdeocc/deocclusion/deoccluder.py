@@ -14,9 +14,9 @@ from .amodal import completion_amodal
 from .baselines import (HULL_CONVENTIONS, area_order, convex_hulls,
                         convex_order, convexr_amodal, raw_amodal, yaxis_order)
 from .fast import default_fast_dtype, prepare_fast_model
-from .graph import layers as graph_layers
+from mmdeocc.structures.order import layers as graph_layers
+from mmdeocc.structures.touch import check_gap_tolerance, touching_pairs
 from .ordering import completion_orders
-from .pairs import _check_gap_tolerance, touching_pairs
 from .scene import DeOcclusionInputError, MaskLike, Scene, as_mask_tensor
 
 ORDER_METHODS = ('ours', 'area', 'area_large', 'yaxis', 'convex')
@@ -154,7 +154,7 @@ class DeOccluder:
                 'enlarge_box and min_side_ratio must be > 0, got '
                 f'{enlarge_box!r}, {min_side_ratio!r}')
         try:
-            _check_gap_tolerance(gap_tolerance)
+            check_gap_tolerance(gap_tolerance)
         except ValueError as err:
             raise DeOcclusionConfigError(str(err)) from None
         if int(eraser_dilation) != eraser_dilation or eraser_dilation < 0:

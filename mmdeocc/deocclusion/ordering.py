@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from .completion import CompletionJobs, Predictor, run_completion
-from .pairs import pair_list, touching_pairs
+from mmdeocc.structures.touch import pair_list, touching_pairs
 from .scene import Scene
 
 

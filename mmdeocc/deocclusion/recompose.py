@@ -37,7 +37,7 @@ import torch
 
 from .content import ContentLayers
 from .crops import dilate_square
-from .graph import OrderLike, drawing_order
+from mmdeocc.structures.order import OrderLike, drawing_order
 
 __all__ = ['SceneRecomposer', 'RecomposeError', 'recompose', 'shift_array']
 

@@ -7,7 +7,8 @@ import torch
 from torch import Tensor
 
 from mmdeocc.structures import integer_crop_boxes, masks_to_bboxes
-from .bitmasks import DEFAULT_PIXEL_CHUNK, PackedMasks, _as_bool_masks
+from mmdeocc.structures.masks import as_bool_mask_tensor
+from mmdeocc.structures.packed_masks import DEFAULT_PIXEL_CHUNK, PackedMasks
 
 MaskLike = Union[np.ndarray, Tensor]
 
@@ -43,7 +44,7 @@ def as_mask_tensor(masks: MaskLike,
             f'{where}: expected a numpy array or torch.Tensor of shape '
             f'(N, H, W), got {type(masks).__name__}')
     try:
-        masks = _as_bool_masks(masks, where)
+        masks = as_bool_mask_tensor(masks, where)
     except (TypeError, ValueError) as err:
         raise DeOcclusionInputError(str(err)) from None
     if device is not None:

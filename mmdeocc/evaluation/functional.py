@@ -19,183 +19,30 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import torch
 
-from mmdeocc.utils.validation import check_choice
+from mmdeocc.structures.masks import as_bool_mask_array, to_numpy
+from mmdeocc.structures.order import as_order_matrix
+from mmdeocc.utils.deprecation import moved_attribute
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
-TIE_RULES = ('reference', 'ignore')
+# Ground truth from masks moved to mmdeocc.structures (importable from here
+# for one more release).
+_MOVED = {
+    'TIE_RULES': 'mmdeocc.structures.order',
+    'touch_matrix': 'mmdeocc.structures.order',
+    'gt_order_from_masks': 'mmdeocc.structures.order',
+    'order_from_depth': 'mmdeocc.structures.order',
+    'as_bool_masks': 'mmdeocc.structures.masks:as_bool_mask_array',
+}
 
 
-def _to_numpy(x: ArrayLike) -> np.ndarray:
-    """Return ``x`` as a numpy array (torch tensors are moved to the CPU)."""
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def as_bool_masks(masks: ArrayLike, name: str = 'masks') -> np.ndarray:
-    """Convert a mask stack to a ``(N, H, W)`` bool numpy array.
-
-    Args:
-        masks (np.ndarray | torch.Tensor): ``(N, H, W)`` masks of any
-            numeric or bool dtype (non-zero = foreground).
-        name (str): Name used in error messages.
-
-    Returns:
-        np.ndarray: ``(N, H, W)`` bool array.
-
-    Raises:
-        ValueError: If ``masks`` is not three-dimensional.
-    """
-    arr = _to_numpy(masks)
-    if arr.ndim != 3:
-        raise ValueError(f'{name} must be (N, H, W), got shape {arr.shape}')
-    return arr.astype(bool, copy=False)
-
-
-def _extents(masks: np.ndarray) -> np.ndarray:
-    """Half-open pixel extents ``[y0, y1, x0, x1]`` per mask (empty: 0 size).
-
-    Args:
-        masks (np.ndarray): ``(N, H, W)`` bool masks.
-
-    Returns:
-        np.ndarray: ``(N, 4)`` int64; an empty mask gets ``[0, 0, 0, 0]``.
-    """
-    n = masks.shape[0]
-    out = np.zeros((n, 4), dtype=np.int64)
-    rows = masks.any(axis=2)
-    cols = masks.any(axis=1)
-    for k in range(n):
-        ys = np.flatnonzero(rows[k])
-        if ys.size == 0:
-            continue
-        xs = np.flatnonzero(cols[k])
-        out[k] = (ys[0], ys[-1] + 1, xs[0], xs[-1] + 1)
-    return out
-
-
-def _intersect(a: np.ndarray, b: np.ndarray) -> Optional[tuple]:
-    """Intersection of two half-open extents as slices, or None if empty."""
-    y0, y1 = max(a[0], b[0]), min(a[1], b[1])
-    x0, x1 = max(a[2], b[2]), min(a[3], b[3])
-    if y0 >= y1 or x0 >= x1:
-        return None
-    return slice(y0, y1), slice(x0, x1)
-
-
-def touch_matrix(masks: ArrayLike) -> np.ndarray:
-    """Which pairs of masks touch (METHOD 2.1, the reference test).
-
-    Mask ``i`` touches mask ``j`` when ``i`` dilated once with a 3x3 cross
-    overlaps ``j`` (symmetric; overlapping masks touch; empty masks touch
-    nothing). A numpy adapter of the inference core's single implementation
-    :func:`mmdeocc.deocclusion.pairs.touching_pairs` with
-    ``gap_tolerance=0`` (imported lazily to keep the import graph acyclic).
-
-    Args:
-        masks (np.ndarray | torch.Tensor): ``(N, H, W)`` modal masks.
-
-    Returns:
-        np.ndarray: ``(N, N)`` bool, symmetric, ``False`` on the diagonal.
-    """
-    from mmdeocc.deocclusion.pairs import touching_pairs
-    m = torch.from_numpy(np.ascontiguousarray(as_bool_masks(masks)))
-    return touching_pairs(m, gap_tolerance=0).cpu().numpy()
-
-
-def _overlap_count(a: np.ndarray, b: np.ndarray, ext_a: np.ndarray,
-                   ext_b: np.ndarray) -> int:
-    """``|a & b|`` evaluated on the intersection of the two extents."""
-    box = _intersect(ext_a, ext_b)
-    if box is None:
-        return 0
-    return int(np.count_nonzero(a[box] & b[box]))
-
-
-def gt_order_from_masks(modal: ArrayLike,
-                        amodal: ArrayLike,
-                        tie_rule: str = 'reference') -> np.ndarray:
-    """Ground-truth occlusion order derived from masks (METHOD 4.1).
-
-    For every touching pair ``i < j`` (:func:`touch_matrix` on the modal
-    masks) let ``a = |modal_i & amodal_j|`` (visible pixels of i lying on
-    j: i covers j) and ``b = |modal_j & amodal_i|``. Both zero: no relation.
-    Otherwise ``gt[i, j] = +1`` if ``a >= b`` else ``-1``, and
-    ``gt[j, i] = -gt[i, j]``.
-
-    Ties (``a == b > 0``, mutual occlusion of equal extent): the reference
-    evaluates each unordered pair once with ``i < j`` and writes the
-    antisymmetric counterpart, so a tie means "the lower index occludes the
-    higher one" - an arbitrary, index-dependent answer. Both rules keep the
-    matrix antisymmetric:
-
-    - ``'reference'`` (default, paper protocol): the tie goes to the lower
-      index (``gt[i, j] = +1`` for ``i < j``).
-    - ``'ignore'``: a tie gets no relation (0), so the pair is excluded from
-      the occluded-pair accuracy (recommended for strict comparisons; the
-      difference only shows when ties exist).
-
-    Args:
-        modal (np.ndarray | torch.Tensor): ``(N, H, W)`` GT modal masks.
-        amodal (np.ndarray | torch.Tensor): ``(N, H, W)`` GT amodal masks.
-        tie_rule (str): ``'reference'`` or ``'ignore'``.
-
-    Returns:
-        np.ndarray: ``(N, N)`` int8 antisymmetric order matrix.
-    """
-    check_choice('tie_rule', tie_rule, TIE_RULES)
-    modal = as_bool_masks(modal, 'modal')
-    amodal = as_bool_masks(amodal, 'amodal')
-    if modal.shape != amodal.shape:
-        raise ValueError(f'modal masks {modal.shape} and amodal masks '
-                         f'{amodal.shape} must have the same shape')
-    n = modal.shape[0]
-    gt = np.zeros((n, n), dtype=np.int8)
-    touch = touch_matrix(modal)
-    ext_m, ext_a = _extents(modal), _extents(amodal)
-    for i, j in zip(*np.nonzero(np.triu(touch, 1))):
-        a = _overlap_count(modal[i], amodal[j], ext_m[i], ext_a[j])
-        b = _overlap_count(modal[j], amodal[i], ext_m[j], ext_a[i])
-        if a == 0 and b == 0:
-            continue
-        if a == b and tie_rule == 'ignore':
-            continue
-        value = 1 if a >= b else -1
-        gt[i, j] = value
-        gt[j, i] = -value
-    return gt
-
-
-def order_from_depth(depth: Sequence[int], related: ArrayLike) -> np.ndarray:
-    """Order matrix from depth ranks for a set of related pairs.
-
-    Args:
-        depth (Sequence[int]): ``(N,)`` depth ranks, smaller = nearer.
-        related (np.ndarray | torch.Tensor): ``(N, N)`` bool, which pairs
-            carry a relation (e.g. touching pairs, or annotated edges).
-
-    Returns:
-        np.ndarray: ``(N, N)`` int8, ``+1`` where i is nearer than j.
-    """
-    d = _to_numpy(np.asarray(depth)).astype(np.int64)
-    rel = _to_numpy(related).astype(bool)
-    order = np.sign(d[None, :] - d[:, None]).astype(np.int8)
-    order[~rel] = 0
-    np.fill_diagonal(order, 0)
-    return order
+def __getattr__(name: str):
+    return moved_attribute(__name__, name, _MOVED)
 
 
 def _check_order(order: ArrayLike, name: str) -> np.ndarray:
     """Validate an order matrix: square, values in {-1, 0, 1}."""
-    arr = _to_numpy(order)
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-        raise ValueError(f'{name} must be a square (N, N) matrix, got shape '
-                         f'{arr.shape}')
-    if arr.size and not np.isin(arr, (-1, 0, 1)).all():
-        bad = np.unique(arr[~np.isin(arr, (-1, 0, 1))])[:5]
-        raise ValueError(f'{name} must contain only -1, 0, +1; found {bad}')
-    return arr.astype(np.int8)
+    return as_order_matrix(order, name, check_values=True)
 
 
 def order_accuracy(pred: ArrayLike, gt: ArrayLike) -> Dict[str, int]:
@@ -246,9 +93,9 @@ def amodal_iou_stats(pred: ArrayLike, gt: ArrayLike,
         ``inv_inter`` and ``inv_union`` (int64, ``pred \\ modal`` vs
         ``gt \\ modal``), ``empty_modal`` (bool: fully hidden objects).
     """
-    pred = as_bool_masks(pred, 'predicted amodal masks')
-    gt = as_bool_masks(gt, 'ground-truth amodal masks')
-    modal = as_bool_masks(modal, 'ground-truth modal masks')
+    pred = as_bool_mask_array(pred, 'predicted amodal masks')
+    gt = as_bool_mask_array(gt, 'ground-truth amodal masks')
+    modal = as_bool_mask_array(modal, 'ground-truth modal masks')
     if not pred.shape == gt.shape == modal.shape:
         raise ValueError(
             f'mask shapes differ: predicted amodal {pred.shape}, ground-truth '
@@ -332,8 +179,8 @@ def match_instances(pred_masks: ArrayLike,
         np.ndarray: ``(G,)`` int64, the index of the prediction matched to
         each ground-truth instance, ``-1`` if none.
     """
-    pred = as_bool_masks(pred_masks, 'predicted modal masks')
-    gt = as_bool_masks(gt_masks, 'ground-truth modal masks')
+    pred = as_bool_mask_array(pred_masks, 'predicted modal masks')
+    gt = as_bool_mask_array(gt_masks, 'ground-truth modal masks')
     if pred.shape[1:] != gt.shape[1:]:
         raise ValueError(f'predicted masks {pred.shape[1:]} and ground-truth '
                          f'masks {gt.shape[1:]} have different image sizes')
@@ -349,7 +196,7 @@ def match_instances(pred_masks: ArrayLike,
     if scores is None:
         visit = np.arange(num_pred)
     else:
-        s = _to_numpy(scores).astype(np.float64).reshape(-1)
+        s = to_numpy(scores).astype(np.float64).reshape(-1)
         if s.shape[0] != num_pred:
             raise ValueError(f'{s.shape[0]} scores for {num_pred} predicted '
                              'masks')
@@ -396,7 +243,7 @@ def gather_matched_masks(pred_masks: ArrayLike,
         np.ndarray: ``(G, H, W)`` bool; empty masks for unmatched
         ground-truth instances.
     """
-    masks = as_bool_masks(pred_masks, 'predicted masks')
+    masks = as_bool_mask_array(pred_masks, 'predicted masks')
     out = np.zeros((gt_to_pred.shape[0], ) + masks.shape[1:], dtype=bool)
     ok = np.flatnonzero(gt_to_pred >= 0)
     out[ok] = masks[gt_to_pred[ok]]

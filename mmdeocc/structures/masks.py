@@ -1,14 +1,82 @@
 """Conversions between binary masks and COCO segmentations (RLE / polygons)."""
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Mapping, Union
 
 import numpy as np
 import pycocotools.mask as mask_utils
+import torch
 
 Segmentation = Union[Dict[str, Any], List[List[float]]]
+RLE = Dict[str, Any]
 
 
 class SegmentationError(ValueError):
     """A segmentation in an annotation file cannot be decoded."""
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """A numpy view (or copy) of an array, tensor or mmdet mask container.
+
+    Args:
+        value: ``np.ndarray``, ``torch.Tensor`` (moved to the CPU),
+            anything with ``to_ndarray()`` (``BitmapMasks``) or array-like.
+
+    Returns:
+        np.ndarray: The values.
+    """
+    if hasattr(value, 'to_ndarray'):
+        return value.to_ndarray()
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def as_bool_mask_array(masks: Any, name: str = 'masks') -> np.ndarray:
+    """Check a mask stack and return it as a ``(N, H, W)`` bool numpy array.
+
+    Args:
+        masks (np.ndarray | torch.Tensor): ``(N, H, W)`` masks of any
+            numeric or bool dtype (non-zero = foreground).
+        name (str): Name used in error messages.
+
+    Returns:
+        np.ndarray: ``(N, H, W)`` bool array.
+
+    Raises:
+        ValueError: If ``masks`` is not three-dimensional.
+    """
+    arr = to_numpy(masks)
+    if arr.ndim != 3:
+        raise ValueError(f'{name} must be (N, H, W), got shape {arr.shape}')
+    return arr.astype(bool, copy=False)
+
+
+def as_bool_mask_tensor(masks: torch.Tensor,
+                        where: str = 'masks') -> torch.Tensor:
+    """Check a ``(N, H, W)`` mask tensor and return it as bool.
+
+    Args:
+        masks (Tensor): Bool or integer ``{0, 1}`` masks.
+        where (str): Name used in error messages.
+
+    Returns:
+        Tensor: ``(N, H, W)`` bool (the input itself when already bool).
+
+    Raises:
+        TypeError: Not a tensor.
+        ValueError: Wrong rank, or a floating-point / complex dtype.
+    """
+    if not isinstance(masks, torch.Tensor):
+        raise TypeError(f'{where}: expected a torch.Tensor, got '
+                        f'{type(masks).__name__}')
+    if masks.dim() != 3:
+        raise ValueError(f'{where}: expected shape (N, H, W), got '
+                         f'{tuple(masks.shape)}')
+    if masks.dtype != torch.bool:
+        if masks.is_floating_point() or masks.is_complex():
+            raise ValueError(f'{where}: expected bool or integer {{0, 1}} '
+                             f'masks, got dtype {masks.dtype}')
+        masks = masks != 0
+    return masks
 
 
 def encode_rle(mask: np.ndarray) -> Dict[str, Any]:
@@ -146,3 +214,41 @@ def decode_rle(rle: Dict[str, Any]) -> np.ndarray:
     """
     h, w = rle['size']
     return segmentation_to_mask(rle, h, w, where='rle')
+
+
+def rle_to_json(rle: Mapping[str, Any]) -> RLE:
+    """Return a JSON-ready copy of an RLE (``counts`` as ``str``)."""
+    counts = rle['counts']
+    if isinstance(counts, bytes):
+        counts = counts.decode('ascii')
+    return dict(size=[int(v) for v in rle['size']], counts=counts)
+
+
+def rle_bytes(rle: Mapping[str, Any]) -> RLE:
+    """A copy of an RLE with ``bytes`` counts, as pycocotools needs."""
+    counts = rle['counts']
+    if isinstance(counts, str):
+        counts = counts.encode('ascii')
+    return dict(size=list(rle['size']), counts=counts)
+
+
+def rle_area(rle: RLE) -> int:
+    """Number of foreground pixels of an RLE."""
+    return int(mask_utils.area(rle_bytes(rle)))
+
+
+def rle_bbox(rle: RLE) -> List[float]:
+    """Tight ``xywh`` pixel extent of an RLE (zeros when empty)."""
+    return [float(v) for v in mask_utils.toBbox(rle_bytes(rle))]
+
+
+def rle_intersection_area(rle_a: RLE, rle_b: RLE) -> int:
+    """Number of pixels in both masks (computed on the RLEs)."""
+    merged = mask_utils.merge([rle_bytes(rle_a), rle_bytes(rle_b)],
+                              intersect=True)
+    return int(mask_utils.area(merged))
+
+
+def empty_rle(height: int, width: int) -> RLE:
+    """The compressed RLE of an all-zero ``height x width`` mask."""
+    return encode_rle(np.zeros((height, width), np.uint8))

@@ -5,16 +5,10 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 import torch
 
-from .masks import decode_rle, encode_rles
+from .masks import decode_rle, encode_rles, to_numpy
+from .order import drawing_order
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
-
-
-def _to_numpy(value: ArrayLike) -> np.ndarray:
-    """A numpy view/copy of an array or tensor."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
 
 
 class ResultFormatError(ValueError):
@@ -35,7 +29,7 @@ class DeOcclusionResult:
         labels (np.ndarray | Tensor, optional): ``(N,)`` class labels.
         scores (np.ndarray | Tensor, optional): ``(N,)`` detection scores.
         layers (np.ndarray | Tensor, optional): ``(N,)`` depth layer, 0 =
-            front-most (:func:`mmdeocc.deocclusion.graph.layers`).
+            front-most (:func:`mmdeocc.structures.order.layers`).
     """
     order: ArrayLike
     amodal_masks: ArrayLike
@@ -70,7 +64,6 @@ class DeOcclusionResult:
         Returns:
             np.ndarray: ``(N,)`` int64 permutation; draw ``[0]`` first.
         """
-        from mmdeocc.deocclusion.graph import drawing_order
         return drawing_order(self.order)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -81,21 +74,21 @@ class DeOcclusionResult:
             ``amodal_masks`` (RLE list) and, when set, ``modal_masks``,
             ``labels``, ``scores``, ``layers``.
         """
-        amodal = _to_numpy(self.amodal_masks)
+        amodal = to_numpy(self.amodal_masks)
         out: Dict[str, Any] = dict(
             height=int(amodal.shape[1]),
             width=int(amodal.shape[2]),
-            order=_to_numpy(self.order).astype(int).tolist(),
+            order=to_numpy(self.order).astype(int).tolist(),
             amodal_masks=encode_rles(amodal.astype(bool)))
         if self.modal_masks is not None:
             out['modal_masks'] = encode_rles(
-                _to_numpy(self.modal_masks).astype(bool))
+                to_numpy(self.modal_masks).astype(bool))
         for name in ('labels', 'layers'):
             value = getattr(self, name)
             if value is not None:
-                out[name] = _to_numpy(value).astype(int).tolist()
+                out[name] = to_numpy(value).astype(int).tolist()
         if self.scores is not None:
-            out['scores'] = _to_numpy(self.scores).astype(float).tolist()
+            out['scores'] = to_numpy(self.scores).astype(float).tolist()
         return out
 
     @classmethod

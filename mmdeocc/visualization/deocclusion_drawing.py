@@ -23,7 +23,7 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
-from mmdeocc.deocclusion.graph import drawing_order
+from mmdeocc.structures.order import drawing_order
 
 
 class DrawingInputError(ValueError):

@@ -3,7 +3,7 @@
 Nodes are the objects (a disc in the object's colour with its id, the name
 below); an arrow goes from every occluder to every object it occludes
 (``order[i, j] = +1``). Nodes are arranged in rows by depth layer
-(:func:`mmdeocc.deocclusion.graph.layers`, cycle-safe): the front-most
+(:func:`mmdeocc.structures.order.layers`, cycle-safe): the front-most
 layer at the top, so arrows mostly point down. Arrows between nodes of the
 same layer (members of an occlusion cycle) and arrows that skip layers are
 drawn as arcs.
@@ -13,26 +13,13 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from mmdeocc.deocclusion.graph import layers as graph_layers
+from mmdeocc.structures.order import layers as graph_layers
+from mmdeocc.structures.order import order_to_edges as order_edges
 from .deocclusion_drawing import DrawingInputError, _colours
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _BACKGROUND = (255, 255, 255)
 _INK = (40, 40, 40)
-
-
-def order_edges(order: np.ndarray) -> List[Tuple[int, int]]:
-    """``(occluder, occludee)`` pairs of an order matrix.
-
-    Args:
-        order (np.ndarray): ``(N, N)`` order, ``+1`` at ``[i, j]`` when i
-            occludes j.
-
-    Returns:
-        list[tuple[int, int]]: Edges in row-major order.
-    """
-    order = np.asarray(order)
-    return [(int(i), int(j)) for i, j in zip(*np.nonzero(order > 0))]
 
 
 def graph_layout(order: np.ndarray, spacing: int = 90, row_gap: int = 100,

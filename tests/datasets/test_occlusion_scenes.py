@@ -16,8 +16,7 @@ from mmdeocc.datasets.occlusion_scenes import (OCCLUSION_LEVELS, Scene,
                                                generate_scenes, load_shapes,
                                                make_scene, occlusion_edges,
                                                scene_rng)
-from mmdeocc.evaluation.functional import gt_order_from_masks
-from mmdeocc.structures import decode_rle
+from mmdeocc.structures import decode_rle, gt_order_from_masks
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 

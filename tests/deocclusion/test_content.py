@@ -10,10 +10,10 @@ from mmengine.registry import init_default_scope
 from mmdet.registry import MODELS
 from mmdeocc.deocclusion import (ContentCompleter, ContentCompletionError,
                                  crop_union, dilate_square, load_pcnet_c)
-from mmdeocc.deocclusion.bitmasks import PackedMasks
 from mmdeocc.models.checkpoint_io import (config_text_for_model,
                                           save_checkpoint_atomic)
-from mmdeocc.structures import integer_crop_boxes, masks_to_bboxes
+from mmdeocc.structures import (PackedMasks, integer_crop_boxes,
+                                masks_to_bboxes)
 
 SIZE = 128
 H, W = 80, 112

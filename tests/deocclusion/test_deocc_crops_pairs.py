@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmdeocc.deocclusion import (PackedMasks, crop_union, dilate_square,
-                                 paste_patches, touch_radii, touching_pairs)
-from mmdeocc.deocclusion.bitmasks import extract_bits
+from mmdeocc.deocclusion import crop_union, dilate_square, paste_patches
+from mmdeocc.structures import PackedMasks, touch_radii, touching_pairs
+from mmdeocc.structures.packed_masks import extract_bits
 
 
 def _random_masks(n, h, w, p=0.05, seed=0):

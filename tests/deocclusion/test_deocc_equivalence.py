@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from deocc_helpers import random_pcnet, synthetic_scene
-from mmdeocc.deocclusion import DeOccluder, touching_pairs
+from mmdeocc.deocclusion import DeOccluder
 from mmdeocc.deocclusion.fast import default_fast_dtype
 from mmdeocc.deocclusion.reference import (reference_amodal, reference_order,
                                            reference_touching)
+from mmdeocc.structures import touching_pairs
 
 
 def _check_scene(model, masks, cats=None, batch_size=5, **options):

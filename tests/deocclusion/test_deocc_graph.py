@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmdeocc.deocclusion import (ancestor_matrix, ancestors, drawing_order,
-                                 layers, strongly_connected_components)
+from mmdeocc.structures import (ancestor_matrix, ancestors, drawing_order,
+                                layers, strongly_connected_components)
 
 
 def _order(n, edges):

@@ -131,8 +131,8 @@ def test_raw_equals_direct_iou(scenes, results):
 def test_shared_passes_equal_standalone_runs(scenes, checkpoints, results):
     """OG / NOG / ours-order of the evaluator = separate DeOccluder runs."""
     from mmdeocc.evaluation.functional import (amodal_iou_stats,
-                                               gt_order_from_masks,
                                                order_accuracy)
+    from mmdeocc.structures import gt_order_from_masks
     from mmdeocc.models import load_pcnet_m
     model = load_pcnet_m(checkpoints[0])
     og = DeOccluder(model, 'ours', 'ours', batch_size=16)

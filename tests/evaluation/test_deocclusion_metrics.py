@@ -8,11 +8,10 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.structures import InstanceData
 
 import mmdeocc  # noqa: F401  (registers the metrics)
-from mmdeocc.evaluation.functional import gt_order_from_masks
 from mmdeocc.evaluation.metrics import (AmodalMaskMetric,
                                         OcclusionOrderMetric,
                                         SampleFieldError)
-from mmdeocc.structures import encode_rle
+from mmdeocc.structures import encode_rle, gt_order_from_masks
 
 H, W = 12, 16
 

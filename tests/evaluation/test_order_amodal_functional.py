@@ -7,11 +7,10 @@ import torch
 from mmdeocc.evaluation.functional import (amodal_iou_stats,
                                            gather_matched_masks,
                                            gather_matched_order,
-                                           gt_order_from_masks,
                                            match_instances, order_accuracy,
-                                           order_from_depth,
-                                           summarize_amodal_stats,
-                                           touch_matrix)
+                                           summarize_amodal_stats)
+from mmdeocc.structures import (gt_order_from_masks, order_from_depth,
+                                touch_matrix)
 
 
 def box(h, w, y0, y1, x0, x1):

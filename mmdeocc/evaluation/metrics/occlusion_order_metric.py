@@ -6,9 +6,10 @@ from mmdet.registry import METRICS
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from mmdeocc.evaluation.functional import (TIE_RULES, gather_matched_order,
-                                           gt_order_from_masks,
-                                           order_accuracy, touch_matrix)
+from mmdeocc.evaluation.functional import (gather_matched_order,
+                                           order_accuracy)
+from mmdeocc.structures.order import (TIE_RULES, gt_order_from_masks,
+                                      touch_matrix)
 from mmdeocc.utils.validation import check_choice
 from .sample_fields import (MATCH_MODES, GroundTruth, match_predictions,
                             num_pred_instances, pred_order)
