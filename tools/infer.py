@@ -157,10 +157,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         every image was skipped).
     """
     args = parse_args(argv)
-    from mmdeocc.apis import (DeOcclusionInferencer, DetContentError,
-                              ImageSkipped)
-    from mmdeocc.apis.det_deocclusion import DetDeOcclusionConfigError
-    from mmdeocc.deocclusion import DeOcclusionConfigError
+    from mmdeocc.apis import DeOcclusionInferencer, ImageSkipped
+    from mmdeocc.deocclusion import (DeOcclusionConfigError, DetContentError,
+                                     DetDeOcclusionConfigError)
 
     max_instances = 'auto' if args.max_instances is None else \
         args.max_instances

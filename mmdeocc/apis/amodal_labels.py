@@ -87,6 +87,7 @@ from tqdm import tqdm
 from mmdeocc.datasets.annotation_utils import (AnnotationFormatError,
                                                load_json, rle_area, rle_bbox)
 from mmdeocc.datasets.formats import READERS, load_annotations
+from mmdeocc.deocclusion.methods import NAMED_METHODS, NETWORK_METHODS
 from mmdeocc.evaluation.functional import (amodal_iou_stats, order_accuracy,
                                            summarize_amodal_stats)
 from mmdeocc.structures.masks import encode_rles, rle_bytes
@@ -103,16 +104,8 @@ __all__ = [
 
 #: Label methods -> ``(order_method, amodal_method)`` of the DeOccluder
 #: (``'gt'`` copies the annotated amodal masks and order: no DeOccluder).
-LABEL_METHODS: Dict[str, Optional[Tuple[str, str]]] = {
-    'ours': ('ours', 'ours'),
-    'ours_nog': ('ours', 'ours_nog'),
-    'raw': ('convex', 'raw'),
-    'convex': ('convex', 'convex'),
-    'convexr': ('convex', 'convexr'),
-    'gt': None,
-}
-#: Methods that need a PCNet-M.
-NETWORK_METHODS = ('ours', 'ours_nog')
+LABEL_METHODS: Dict[str, Optional[Tuple[str, str]]] = dict(
+    NAMED_METHODS, gt=None)
 #: Suffix of the amodal view file.
 AMODAL_VIEW_SUFFIX = '_amodal_view'
 #: Version of the parts layout and of the fingerprint recipe.

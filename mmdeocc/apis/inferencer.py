@@ -6,7 +6,7 @@ The modal masks come from an MMDetection instance segmenter (wrapped in
 inside the model's ``test_step`` exactly as under ``inference_detector``)
 or from a COCO-format annotation file (``masks_from``; images are matched
 by ``file_name``, no detector). Both paths end in the same
-:class:`~mmdeocc.apis.det_deocclusion.DetSampleDeOccluder`.
+:class:`~mmdeocc.deocclusion.det_samples.DetSampleDeOccluder`.
 
 Outputs written under ``out_dir`` for every image ``<name>`` (the file
 stem; ``array_000000`` ... for arrays):
@@ -26,7 +26,7 @@ stem; ``array_000000`` ... for arrays):
   ``deoccluded``, ``occlusion_edges`` (``[occluder, occludee]`` pairs) and,
   with ``masks_from``, ``ann_ids``. ``DeOcclusionResult.from_dict`` reads
   it back;
-- with ``pcnet_c`` (content completion, :mod:`mmdeocc.apis.det_content`):
+- with ``pcnet_c`` (content completion, :mod:`mmdeocc.deocclusion.det_content`):
   ``content/<name>.png`` (input, inpainted background and every completed
   object: :func:`mmdeocc.visualization.render_content_layers`),
   ``content/<name>/background.png`` and ``content/<name>/object_<id>.png``
@@ -58,15 +58,15 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from tqdm import tqdm
 
+from mmdeocc.deocclusion.det_content import (
+    DetContentError, build_det_sample_content_completer)
+from mmdeocc.deocclusion.det_samples import (DetDeOcclusionConfigError,
+                                             build_det_sample_deoccluder)
+from mmdeocc.structures import DeOcclusionResult, decode_rle, masks_to_bboxes
+from mmdeocc.structures.masks import to_numpy
 from mmdeocc.structures.order import layers as graph_layers
 from mmdeocc.structures.order import order_to_edges
-from mmdeocc.structures.masks import to_numpy
-from mmdeocc.structures import (DeOcclusionResult, decode_rle,
-                                masks_to_bboxes)
 from mmdeocc.utils.io import atomic_write_bytes
-from .det_content import DetContentError, build_det_sample_content_completer
-from .det_deocclusion import (DetDeOcclusionConfigError,
-                              build_det_sample_deoccluder)
 
 #: File extensions listed when a folder is given.
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -292,7 +292,7 @@ class DeOcclusionInferencer:
             instances per image; ``'auto'`` = 100 for detections, no limit
             for given masks.
         gap_tolerance (int | float, optional): Touch tolerance; default
-            :data:`~mmdeocc.apis.det_deocclusion.
+            :data:`~mmdeocc.deocclusion.det_samples.
             PREDICTED_MASKS_GAP_TOLERANCE` for detections and 0 (the
             reference test) for given masks.
         label_to_category (sequence | dict, optional): Detector label ->
@@ -619,8 +619,7 @@ class DeOcclusionInferencer:
         Returns:
             tuple[np.ndarray, np.ndarray]: BGR pictures.
         """
-        from mmdeocc.visualization import (draw_order_graph,
-                                           object_colours,
+        from mmdeocc.visualization import (draw_order_graph, object_colours,
                                            render_deocclusion)
         pred = sample.pred_instances
         modal = _to_numpy(pred.masks).astype(bool)
@@ -772,8 +771,7 @@ class DeOcclusionInferencer:
     def _write_content(self, sample, record, result, out_dir, name) -> None:
         """Write the content pictures and layers of one image; list them in
         ``record['content']`` (paths relative to ``out_dir``)."""
-        from mmdeocc.visualization import (object_colours,
-                                           render_content_layers)
+        from mmdeocc.visualization import object_colours, render_content_layers
         layers = sample.content_layers
         ids = [int(i) for i in layers.instance_indices]
         names = record.get('category_names')

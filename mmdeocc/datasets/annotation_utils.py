@@ -43,6 +43,7 @@ from mmdeocc.structures.masks import (RLE, empty_rle, rle_area, rle_bbox,
                                       rle_intersection_area, rle_to_json)
 from mmdeocc.structures.order import order_from_edges as _order_from_edges
 from mmdeocc.utils.validation import check_choice
+
 Record = Dict[str, Any]
 
 ON_INVALID_CHOICES = ('skip', 'raise')

@@ -41,9 +41,9 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import pycocotools.mask as mask_utils
+from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
-from mmdet.registry import DATASETS
 from mmdeocc.structures import decode_rle
 from mmdeocc.structures.order import (TIE_RULES, ancestor_matrix,
                                       gt_order_from_masks, touch_matrix)

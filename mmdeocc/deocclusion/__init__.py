@@ -1,18 +1,31 @@
-"""The inference core: touch test, batched ordering and amodal completion,
-graph helpers, geometric baselines and the :class:`DeOccluder`."""
+"""The inference core: batched ordering and amodal completion, geometric
+baselines, content completion, the :class:`DeOccluder` and its one builder,
+and the adapter that de-occludes MMDetection's ``DetDataSample`` outputs."""
 from mmdeocc.utils.deprecation import moved_attribute
 from .amodal import completion_amodal, eraser_members
 from .baselines import (area_order, convex_amodal, convex_hull_mask,
                         convex_hulls, convex_order, convexr_amodal, raw_amodal,
                         yaxis_order)
+from .builder import (DEOCCLUDER_OPTIONS, build_deoccluder, check_options,
+                      keyword_arguments)
 from .content import (ContentCompleter, ContentCompletionError, ContentLayers,
                       load_pcnet_c)
 from .crops import crop_union, dilate_square, paste_patches
-from .deoccluder import (AMODAL_METHODS, ORDER_METHODS, DeOcclusionConfigError,
-                         DeOccluder, build_deoccluder)
+from .deoccluder import DeOccluder, DeOcclusionConfigError
+from .det_content import (DetContentError, DetSampleContentCompleter,
+                          build_det_sample_content_completer, content_options,
+                          images_from_batch, read_rgb_image)
+from .det_samples import (GIVEN_MASKS_GAP_TOLERANCE,
+                          PREDICTED_MASKS_GAP_TOLERANCE,
+                          DetDeOcclusionConfigError, DetectorWithoutMasksError,
+                          DetSampleDeOccluder, DetSampleError,
+                          build_det_sample_deoccluder,
+                          check_detector_predicts_masks,
+                          detector_predicts_masks, select_instances)
+from .methods import (AMODAL_METHODS, NAMED_METHODS, NETWORK_METHODS,
+                      ORDER_METHODS, method_pair, ordering_needed)
 from .ordering import completion_orders, order_from_growth
-from .recompose import (RecomposeError, SceneRecomposer, recompose,
-                        shift_array)
+from .recompose import RecomposeError, SceneRecomposer, recompose, shift_array
 from .scene import DeOcclusionInputError, Scene
 
 __all__ = [
@@ -25,7 +38,15 @@ __all__ = [
     'DeOcclusionInputError', 'Scene',
     'ContentCompleter', 'ContentCompletionError', 'ContentLayers',
     'load_pcnet_c', 'RecomposeError', 'SceneRecomposer', 'recompose',
-    'shift_array'
+    'shift_array', 'DEOCCLUDER_OPTIONS', 'check_options',
+    'keyword_arguments', 'NAMED_METHODS', 'NETWORK_METHODS', 'method_pair',
+    'ordering_needed', 'DetContentError', 'DetSampleContentCompleter',
+    'build_det_sample_content_completer', 'content_options',
+    'images_from_batch', 'read_rgb_image', 'GIVEN_MASKS_GAP_TOLERANCE',
+    'PREDICTED_MASKS_GAP_TOLERANCE', 'DetDeOcclusionConfigError',
+    'DetectorWithoutMasksError', 'DetSampleDeOccluder', 'DetSampleError',
+    'build_det_sample_deoccluder', 'check_detector_predicts_masks',
+    'detector_predicts_masks', 'select_instances'
 ]
 
 # Moved to mmdeocc.structures (importable from here for one more release).

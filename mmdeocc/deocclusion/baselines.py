@@ -41,13 +41,13 @@ import torch
 from torch import Tensor
 
 from mmdeocc.structures import masks_to_bboxes
-from mmdeocc.utils.validation import check_choice
-from .amodal import eraser_members
 from mmdeocc.structures.masks import as_bool_mask_tensor
 from mmdeocc.structures.order import OrderLike
 from mmdeocc.structures.packed_masks import (DEFAULT_PIXEL_CHUNK, PackedMasks,
                                              enumerate_mask_pixels)
 from mmdeocc.structures.touch import pair_list, touching_pairs
+from mmdeocc.utils.validation import check_choice
+from .amodal import eraser_members
 from .ordering import order_from_growth
 
 

@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmdeocc.utils.validation import check_choice
 from mmdeocc.structures.packed_masks import DEFAULT_PIXEL_CHUNK, PackedMasks
+from mmdeocc.utils.validation import check_choice
 
 SAMPLING_MODES = ('nearest', 'bilinear')
 

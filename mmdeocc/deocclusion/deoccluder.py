@@ -1,28 +1,24 @@
 """The one inference core every entry point uses: :class:`DeOccluder`."""
 import contextlib
-import inspect
 import time
-from typing import (Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union)
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from mmdeocc.structures import DeOcclusionResult
+from mmdeocc.structures.order import layers as graph_layers
+from mmdeocc.structures.touch import check_gap_tolerance, touching_pairs
 from mmdeocc.utils.validation import check_choice
 from .amodal import completion_amodal
 from .baselines import (HULL_CONVENTIONS, area_order, convex_hulls,
                         convex_order, convexr_amodal, raw_amodal, yaxis_order)
 from .fast import default_fast_dtype, prepare_fast_model
-from mmdeocc.structures.order import layers as graph_layers
-from mmdeocc.structures.touch import check_gap_tolerance, touching_pairs
+from .methods import (AMODAL_METHODS, NETWORK_AMODAL_METHODS,
+                      NETWORK_ORDER_METHODS, ORDER_METHODS)
 from .ordering import completion_orders
 from .scene import DeOcclusionInputError, MaskLike, Scene, as_mask_tensor
-
-ORDER_METHODS = ('ours', 'area', 'area_large', 'yaxis', 'convex')
-AMODAL_METHODS = ('ours', 'ours_nog', 'raw', 'convex', 'convexr')
-_NETWORK_ORDER = ('ours', )
-_NETWORK_AMODAL = ('ours', 'ours_nog')
 
 
 class DeOcclusionConfigError(ValueError):
@@ -135,7 +131,7 @@ class DeOccluder:
         check_choice('amodal_method', amodal_method, AMODAL_METHODS,
                      DeOcclusionConfigError)
         needs_model = (
-            order_method in _NETWORK_ORDER or amodal_method in _NETWORK_AMODAL)
+            order_method in NETWORK_ORDER_METHODS or amodal_method in NETWORK_AMODAL_METHODS)
         if needs_model and model is None:
             raise DeOcclusionConfigError(
                 f'order_method={order_method!r} / amodal_method='
@@ -309,7 +305,7 @@ class DeOccluder:
     def _amodals(self, scenes: Sequence[Scene],
                  orders: Sequence[Tensor]) -> List[Tensor]:
         """Amodal masks with ``amodal_method``."""
-        if self.amodal_method in _NETWORK_AMODAL:
+        if self.amodal_method in NETWORK_AMODAL_METHODS:
             return completion_amodal(
                 scenes,
                 orders,
@@ -446,58 +442,3 @@ class DeOccluder:
                     layers=torch.from_numpy(graph_layers(order)).to(device)))
         self.stats['total_s'] = time.perf_counter() - start
         return results
-
-
-def build_deoccluder(cfg: Mapping[str, Any]) -> DeOccluder:
-    """Build a :class:`DeOccluder` from a config dict.
-
-    Keys are :class:`DeOccluder`'s arguments plus:
-
-    * ``model``: an ``nn.Module``, or a model config dict built with mmdet's
-      ``MODELS`` registry (e.g. ``dict(type='PCNetM', width=2)``);
-    * ``checkpoint``: path of a PCNet-M checkpoint, loaded weights-only with
-      :func:`mmdeocc.models.load_pcnet_m` (the model config comes from the
-      checkpoint, or from ``model`` when that is a dict);
-    * ``cfg_options``: overrides of the checkpoint's model config;
-    * ``type``: ignored if ``'DeOccluder'``.
-
-    Args:
-        cfg (Mapping): The config.
-
-    Returns:
-        DeOccluder: The de-occluder.
-    """
-    if not isinstance(cfg, Mapping):
-        raise DeOcclusionConfigError(
-            f'deoccluder config must be a dict, got {type(cfg).__name__}')
-    cfg = dict(cfg)
-    kind = cfg.pop('type', 'DeOccluder')
-    if kind not in ('DeOccluder', DeOccluder):
-        raise DeOcclusionConfigError(
-            f"deoccluder config type must be 'DeOccluder', got {kind!r}")
-    model = cfg.pop('model', None)
-    checkpoint = cfg.pop('checkpoint', None)
-    cfg_options = cfg.pop('cfg_options', None)
-    device = cfg.get('device') or 'cpu'
-    if checkpoint is not None:
-        from mmdeocc.models import load_pcnet_m
-        if model is not None and not isinstance(model, Mapping):
-            raise DeOcclusionConfigError(
-                'give either a model instance or a checkpoint (with an '
-                'optional model config dict), not both')
-        model = load_pcnet_m(
-            checkpoint,
-            device=device,
-            cfg_options=cfg_options,
-            model_cfg=dict(model) if model is not None else None)
-    elif isinstance(model, Mapping):
-        from mmdet.registry import MODELS
-        model = MODELS.build(dict(model))
-    valid = set(inspect.signature(
-        DeOccluder.__init__).parameters) - {'self', 'model'}
-    unknown = sorted(set(cfg) - valid)
-    if unknown:
-        raise DeOcclusionConfigError(
-            f'unknown deoccluder config keys {unknown}; valid keys: '
-            f'{sorted(valid | {"model", "checkpoint", "cfg_options"})}')
-    return DeOccluder(model=model, **cfg)

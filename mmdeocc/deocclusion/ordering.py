@@ -21,8 +21,8 @@ from typing import List, Optional, Sequence, Union
 import torch
 from torch import Tensor
 
-from .completion import CompletionJobs, Predictor, run_completion
 from mmdeocc.structures.touch import pair_list, touching_pairs
+from .completion import CompletionJobs, Predictor, run_completion
 from .scene import Scene
 
 

@@ -1,7 +1,6 @@
 """``DeOcclusionDetector``: any MMDetection segmenter + scene de-occlusion."""
 import copy
-from typing import (Any, Dict, List, Mapping, Optional, Sequence, Tuple,
-                    Union)
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -11,14 +10,14 @@ from mmdet.structures import SampleList
 from mmengine.config import ConfigDict
 from torch import Tensor, nn
 
-from mmdeocc.apis.det_content import (DetSampleContentCompleter,
-                                      build_det_sample_content_completer,
-                                      content_options, images_from_batch)
-from mmdeocc.apis.det_deocclusion import (DetDeOcclusionConfigError,
-                                          DetSampleDeOccluder,
-                                          check_detector_predicts_masks,
-                                          deoccluder_options)
-from mmdeocc.deocclusion import DeOccluder
+from mmdeocc.deocclusion.builder import build_deoccluder
+from mmdeocc.deocclusion.det_content import (
+    DetSampleContentCompleter, build_det_sample_content_completer,
+    content_options, images_from_batch)
+from mmdeocc.deocclusion.det_samples import (DetDeOcclusionConfigError,
+                                             DetSampleDeOccluder,
+                                             check_detector_predicts_masks,
+                                             deoccluder_options)
 
 __all__ = ['DeOcclusionDetector']
 
@@ -36,9 +35,9 @@ class DeOcclusionDetector(BaseDetector):
     :class:`mmdet.apis.DetInferencer`) returns the detector's data samples
     with ``pred_instances.amodal_masks``, ``pred_instances.deoccluded`` and
     ``pred_occlusion_order`` added by the same
-    :class:`~mmdeocc.apis.det_deocclusion.DetSampleDeOccluder` the
+    :class:`~mmdeocc.deocclusion.det_samples.DetSampleDeOccluder` the
     :class:`~mmdeocc.engine.DeOcclusionHook` uses, and with ``pcnet_c`` the
-    ``content_layers`` of :class:`~mmdeocc.apis.det_content.
+    ``content_layers`` of :class:`~mmdeocc.deocclusion.det_content.
     DetSampleContentCompleter` (original image read from ``img_path``, or
     rebuilt from the preprocessed batch for array inputs). ``loss`` and
     ``_forward`` are the detector's (training the wrapper trains the
@@ -73,7 +72,7 @@ class DeOcclusionDetector(BaseDetector):
         max_instances (int, optional): De-occlude at most this many
             detections per image.
         gap_tolerance (int | float, optional): Touch tolerance; default
-            :data:`~mmdeocc.apis.det_deocclusion.
+            :data:`~mmdeocc.deocclusion.det_samples.
             PREDICTED_MASKS_GAP_TOLERANCE`.
         label_to_category (sequence | dict, optional): mmdet label ->
             dataset category id (PCNet-M models with ``use_category``).
@@ -191,7 +190,8 @@ class DeOcclusionDetector(BaseDetector):
         device = self._device()
         if self._sample_deoccluder is None or \
                 self._deoccluder_device != device:
-            core = DeOccluder(model=self.pcnet_m, **self.deoccluder_options)
+            core = build_deoccluder(
+                dict(self.deoccluder_options, model=self.pcnet_m))
             self._sample_deoccluder = DetSampleDeOccluder(
                 core,
                 score_thr=self.score_thr,

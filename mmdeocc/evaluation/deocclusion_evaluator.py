@@ -60,8 +60,8 @@ import math
 import os.path as osp
 import time
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, \
-    Union
+from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
+                    Union)
 
 import numpy as np
 import torch
@@ -70,8 +70,10 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from torch import nn
 
-from mmdeocc.deocclusion import (ORDER_METHODS, DeOcclusionConfigError,
-                                 DeOccluder, build_deoccluder)
+from mmdeocc.deocclusion import (NETWORK_METHODS, ORDER_METHODS, DeOccluder,
+                                 DeOcclusionConfigError, build_deoccluder,
+                                 method_pair, ordering_needed)
+from mmdeocc.deocclusion.methods import NETWORK_AMODAL_METHODS
 from mmdeocc.utils.io import atomic_open
 from mmdeocc.utils.validation import check_choice
 from .functional import amodal_iou_stats, order_accuracy
@@ -104,17 +106,6 @@ DEFAULT_METHODS = ('ours', 'ours_nog', 'area', 'yaxis', 'convex', 'raw',
                    'convexr')
 #: Orderings the supervised row can use.
 SUP_ORDERS = tuple(ORDER_METHODS) + ('gt', )
-
-# amodal row -> (DeOccluder amodal_method, the ordering it needs or None)
-_AMODAL_PLAN = {
-    'raw': ('raw', None),
-    'convex': ('convex', None),
-    'convexr': ('convexr', 'convex'),
-    'ours_nog': ('ours_nog', 'ours'),
-    'ours': ('ours', 'ours'),
-    'sup': ('ours', None),  # ordering: sup_order
-}
-_NETWORK_METHODS = ('ours', 'ours_nog')
 
 
 class DeOcclusionEvalError(ValueError):
@@ -228,7 +219,7 @@ class DeOcclusionEvaluator:
         self.order_rows = [m for m in ORDER_ROWS if m in self.methods]
         self.amodal_rows = [m for m in AMODAL_ROWS if m in self.methods]
 
-        network = [m for m in self.methods if m in _NETWORK_METHODS]
+        network = [m for m in self.methods if m in NETWORK_METHODS]
         if 'sup' in self.methods and sup_order == 'ours':
             network.append('sup (sup_order="ours")')
         if network and model is None:
@@ -243,7 +234,7 @@ class DeOcclusionEvaluator:
         # which orderings must be computed per image
         needed = list(self.order_rows)
         for row in self.amodal_rows:
-            dep = self.sup_order if row == 'sup' else _AMODAL_PLAN[row][1]
+            dep = self.sup_order if row == 'sup' else ordering_needed(row)
             if dep is not None and dep != 'gt' and dep not in needed:
                 needed.append(dep)
         self._orders_needed = [m for m in ORDER_METHODS if m in needed]
@@ -288,8 +279,9 @@ class DeOcclusionEvaluator:
             elif row == 'ours' and 'ours' in self._order_deocc:
                 self._amodal_deocc[row] = self._order_deocc['ours']
             else:
-                amodal_method = _AMODAL_PLAN[row][0]
-                net = model if amodal_method in _NETWORK_METHODS else None
+                amodal_method = method_pair(row)[1]
+                net = (model if amodal_method in NETWORK_AMODAL_METHODS else
+                       None)
                 self._amodal_deocc[row] = make(
                     'ours' if net is not None else 'area', amodal_method,
                     net)
@@ -411,7 +403,7 @@ class DeOcclusionEvaluator:
             counts['unmatched_gt'] = 0
             self._order_results[name].append(counts)
         for row in self.amodal_rows:
-            dep = self.sup_order if row == 'sup' else _AMODAL_PLAN[row][1]
+            dep = self.sup_order if row == 'sup' else ordering_needed(row)
             order = orders[dep] if dep is not None else np.zeros(
                 (num, num), np.int8)
             if num == 0:
@@ -709,11 +701,11 @@ def evaluate_from_config(cfg: Union[str, Config],
         checkpoint = None
     if sup_checkpoint is not None and 'sup' not in methods:
         methods.append('sup')
-    needs_model = any(m in _NETWORK_METHODS for m in methods) or (
+    needs_model = any(m in NETWORK_METHODS for m in methods) or (
         'sup' in methods
         and (sup_order or eval_cfg.get('sup_order', 'ours')) == 'ours')
     if needs_model and checkpoint is None:
-        net = [m for m in methods if m in _NETWORK_METHODS] or ['sup']
+        net = [m for m in methods if m in NETWORK_METHODS] or ['sup']
         raise DeOcclusionEvalError(
             f'methods {", ".join(net)} need a PCNet-M checkpoint; got '
             "'none' (evaluate only baselines, or pass a checkpoint)")

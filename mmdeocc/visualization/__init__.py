@@ -1,7 +1,6 @@
 """Pictures of de-occlusion results: amodal masks, invisible parts, the
 occlusion graph and completed content."""
-from .content_drawing import (checkerboard, object_tile,
-                              render_content_layers)
+from .content_drawing import checkerboard, object_tile, render_content_layers
 from .deocclusion_drawing import (DrawingInputError, draw_object_ids,
                                   invisible_parts, object_colours,
                                   object_texts, overlay_invisible,

@@ -16,10 +16,11 @@ from mmengine.structures import InstanceData
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'engine'))
 
 from det_fixtures import save_pcnet_c, scene_masks  # noqa: E402
-from mmdeocc.apis import (DetContentError,  # noqa: E402
-                          build_det_sample_content_completer,
-                          build_det_sample_deoccluder, content_options)
-from mmdeocc.deocclusion import ContentLayers, dilate_square  # noqa: E402
+
+from mmdeocc.deocclusion import (ContentLayers, DetContentError,  # noqa: E402
+                                 build_det_sample_content_completer,
+                                 build_det_sample_deoccluder, content_options,
+                                 dilate_square)
 
 
 @pytest.fixture(scope='module')
@@ -154,10 +155,9 @@ def test_clear_errors(deoccluded, pcnet_c, api_scenes):
 
 def test_category_ids_reach_pcnet_c(deoccluded):
     """A PCNet-C with use_category gets the dataset ids of the labels."""
+    from det_fixtures import PCNET_C_CFG
     from mmdet.registry import MODELS
     from mmengine.registry import init_default_scope
-
-    from det_fixtures import PCNET_C_CFG
     init_default_scope('mmdet')
     torch.manual_seed(0)
     model = MODELS.build(dict(PCNET_C_CFG, use_category=True)).eval()

@@ -2,17 +2,17 @@
 import numpy as np
 import pytest
 import torch
+from det_fixtures import save_pcnet_m, scene_masks
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmengine.structures import InstanceData
 
-from det_fixtures import save_pcnet_m, scene_masks
-from mmdeocc.apis import (GIVEN_MASKS_GAP_TOLERANCE,
-                          PREDICTED_MASKS_GAP_TOLERANCE,
-                          DetDeOcclusionConfigError,
-                          DetectorWithoutMasksError, DetSampleDeOccluder,
-                          DetSampleError, build_det_sample_deoccluder,
-                          select_instances)
+from mmdeocc.deocclusion import (GIVEN_MASKS_GAP_TOLERANCE,
+                                 PREDICTED_MASKS_GAP_TOLERANCE,
+                                 DetDeOcclusionConfigError,
+                                 DetectorWithoutMasksError,
+                                 DetSampleDeOccluder, DetSampleError,
+                                 build_det_sample_deoccluder, select_instances)
 
 
 @pytest.fixture(scope='module')

@@ -9,14 +9,14 @@ import time
 import numpy as np
 import pytest
 import torch
+from det_fixtures import box_only_detector_config, load_tool
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from det_fixtures import box_only_detector_config, load_tool
-from mmdeocc.apis import (PREDICTED_MASKS_GAP_TOLERANCE,
-                          DetDeOcclusionConfigError,
-                          DetectorWithoutMasksError, wrap_detector_config)
-from mmdeocc.deocclusion import DeOccluder
+from mmdeocc.apis import wrap_detector_config
+from mmdeocc.deocclusion import (PREDICTED_MASKS_GAP_TOLERANCE, DeOccluder,
+                                 DetDeOcclusionConfigError,
+                                 DetectorWithoutMasksError)
 from mmdeocc.engine import DeOcclusionDetector, DeOcclusionHook
 from mmdeocc.models import load_pcnet_m
 from mmdeocc.structures import decode_rle
@@ -360,7 +360,7 @@ def test_wrapper_content_from_file_and_from_array(det_cfg, det_ckpt,
 def test_content_options_need_pcnet_c(pcnet_ckpt):
     with pytest.raises(DetDeOcclusionConfigError, match='PCNet-C'):
         DeOcclusionHook(pcnet_m=str(pcnet_ckpt), content=dict(batch_size=2))
-    from mmdeocc.apis import DetContentError
+    from mmdeocc.deocclusion import DetContentError
     with pytest.raises(DetContentError, match='unknown content options'):
         DeOcclusionHook(pcnet_m=str(pcnet_ckpt), pcnet_c='c.pth',
                         content=dict(bach_size=2))

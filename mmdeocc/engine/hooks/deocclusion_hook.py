@@ -7,13 +7,14 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
-from mmdeocc.apis.det_content import (DetSampleContentCompleter,
-                                      build_det_sample_content_completer,
-                                      content_options)
-from mmdeocc.apis.det_deocclusion import (DetDeOcclusionConfigError,
-                                          DetSampleDeOccluder,
-                                          build_det_sample_deoccluder,
-                                          check_detector_predicts_masks)
+from mmdeocc.deocclusion.det_content import (
+    DetSampleContentCompleter, build_det_sample_content_completer,
+    content_options)
+from mmdeocc.deocclusion.det_samples import (DetDeOcclusionConfigError,
+                                             DetSampleDeOccluder,
+                                             build_det_sample_deoccluder,
+                                             check_detector_predicts_masks,
+                                             deoccluder_options)
 
 #: Marks a step function installed by this hook.
 _MARK = '_deocclusion_hook_original'
@@ -25,8 +26,8 @@ class DeOcclusionHook(Hook):
 
     Adds ``pred_instances.amodal_masks``, ``pred_instances.deoccluded`` and
     ``pred_occlusion_order`` to every predicted data sample (see
-    :mod:`mmdeocc.apis.det_deocclusion`), and with ``pcnet_c`` the content
-    layers ``content_layers`` (see :mod:`mmdeocc.apis.det_content`; the
+    :mod:`mmdeocc.deocclusion.det_samples`), and with ``pcnet_c`` the content
+    layers ``content_layers`` (see :mod:`mmdeocc.deocclusion.det_content`; the
     original image is read from the sample's ``img_path``), so that the
     evaluators - e.g.
     :class:`~mmdeocc.evaluation.AmodalMaskMetric`,
@@ -71,7 +72,7 @@ class DeOcclusionHook(Hook):
         max_instances (int, optional): De-occlude at most this many
             detections per image (the best scores).
         gap_tolerance (int | float, optional): Touch-test tolerance; default
-            :data:`~mmdeocc.apis.det_deocclusion.
+            :data:`~mmdeocc.deocclusion.det_samples.
             PREDICTED_MASKS_GAP_TOLERANCE` (predicted masks leave gaps); 0
             is the reference test.
         label_to_category (sequence | dict | str, optional): mmdet label ->
@@ -134,7 +135,6 @@ class DeOcclusionHook(Hook):
         self._content_completers: Dict[str, DetSampleContentCompleter] = {}
         self._patched: List[tuple] = []
         # Fail on bad options now rather than at the first validation.
-        from mmdeocc.apis.det_deocclusion import deoccluder_options
         deoccluder_options(self.deoccluder_cfg, gap_tolerance, True)
         if content is not None and pcnet_c is None:
             raise DetDeOcclusionConfigError(

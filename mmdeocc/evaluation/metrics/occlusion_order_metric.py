@@ -6,8 +6,7 @@ from mmdet.registry import METRICS
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from mmdeocc.evaluation.functional import (gather_matched_order,
-                                           order_accuracy)
+from mmdeocc.evaluation.functional import gather_matched_order, order_accuracy
 from mmdeocc.structures.order import (TIE_RULES, gt_order_from_masks,
                                       touch_matrix)
 from mmdeocc.utils.validation import check_choice
