@@ -93,7 +93,7 @@ from mmdeocc.evaluation.functional import (amodal_iou_stats, order_accuracy,
 from mmdeocc.structures.masks import encode_rles, rle_bytes
 from mmdeocc.structures.order import gt_order_from_masks
 from mmdeocc.structures.order import order_to_edges as index_edges
-from mmdeocc.utils.io import atomic_open
+from mmdeocc.utils.io import atomic_write_json as write_json_atomically
 
 __all__ = [
     'LABEL_METHODS', 'NETWORK_METHODS', 'AmodalLabelError',
@@ -195,17 +195,14 @@ def chunk_path(work_dir: str, index: int) -> str:
 
 
 def atomic_write_json(obj: Any, path: str) -> None:
-    """Write JSON to ``path`` through a synced temporary file + rename.
-
-    A reader (or a resumed run) sees either the old file or the complete
-    new one, never a truncated file, whenever the process is killed.
+    """Compact JSON through :func:`mmdeocc.utils.io.atomic_write_json`, with
+    a temporary-file prefix :func:`_remove_leftover_tmp` can find.
 
     Args:
         obj (Any): JSON-serialisable object.
         path (str): Destination.
     """
-    with atomic_open(path, 'w', prefix=_tmp_prefix(path)) as f:
-        json.dump(obj, f, separators=(',', ':'))
+    write_json_atomically(obj, path, prefix=_tmp_prefix(path))
 
 
 def _tmp_prefix(path: str) -> str:

@@ -42,7 +42,6 @@ summary (``strict=True`` raises instead, naming the file). An image with
 no detection gives an empty result (valid JSON and pictures).
 """
 import copy
-import json
 import os
 import os.path as osp
 import re
@@ -66,7 +65,7 @@ from mmdeocc.structures import DeOcclusionResult, decode_rle, masks_to_bboxes
 from mmdeocc.structures.masks import to_numpy
 from mmdeocc.structures.order import layers as graph_layers
 from mmdeocc.structures.order import order_to_edges
-from mmdeocc.utils.io import atomic_write_bytes
+from mmdeocc.utils.io import atomic_write_bytes, atomic_write_json
 
 #: File extensions listed when a folder is given.
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -267,7 +266,7 @@ def write_png(image: np.ndarray, path: str) -> None:
 
 def write_json(obj: Any, path: str) -> None:
     """Write JSON (atomically)."""
-    atomic_write_bytes(json.dumps(obj).encode('utf-8'), path)
+    atomic_write_json(obj, path, compact=False)
 
 
 _AUTO = 'auto'

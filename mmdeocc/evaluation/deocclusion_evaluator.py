@@ -74,7 +74,7 @@ from mmdeocc.deocclusion import (NETWORK_METHODS, ORDER_METHODS, DeOccluder,
                                  DeOcclusionConfigError, build_deoccluder,
                                  method_pair, ordering_needed)
 from mmdeocc.deocclusion.methods import NETWORK_AMODAL_METHODS
-from mmdeocc.utils.io import atomic_open
+from mmdeocc.utils.io import atomic_write_text
 from mmdeocc.utils.validation import check_choice
 from .functional import amodal_iou_stats, order_accuracy
 from .metrics import (AmodalMaskMetric, GroundTruth, OcclusionOrderMetric,
@@ -552,17 +552,6 @@ def format_markdown(results: Mapping[str, Any]) -> str:
                 f'{_fmt(row["miou_inv"])} |')
         lines.append('')
     return '\n'.join(lines)
-
-
-def atomic_write_text(text: str, path: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename.
-
-    Args:
-        text (str): Content.
-        path (str): Destination (its folder is created).
-    """
-    with atomic_open(path, 'w') as f:
-        f.write(text)
 
 
 def save_results(results: Mapping[str, Any],

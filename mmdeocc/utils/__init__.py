@@ -1,13 +1,15 @@
 """Utilities: safe (weights-only) checkpoint loading, atomic writing and
 argument checks."""
-from .io import atomic_open, atomic_write_bytes
 from .checkpoint import (SAFE_GLOBALS, CorruptCheckpointError,
                          UnsafeCheckpointError,
                          register_safe_checkpoint_loader, safe_torch_load)
+from .io import (atomic_open, atomic_pickle_dump, atomic_write_bytes,
+                 atomic_write_json, atomic_write_text)
 from .validation import check_choice
 
 __all__ = [
-    'atomic_open', 'atomic_write_bytes', 'SAFE_GLOBALS',
+    'atomic_open', 'atomic_write_bytes', 'atomic_write_text',
+    'atomic_write_json', 'atomic_pickle_dump', 'SAFE_GLOBALS',
     'CorruptCheckpointError', 'UnsafeCheckpointError',
     'register_safe_checkpoint_loader', 'safe_torch_load', 'check_choice'
 ]

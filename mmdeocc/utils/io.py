@@ -1,9 +1,11 @@
 """Atomic file writing: a crash never leaves a truncated file behind."""
 import contextlib
+import json
 import os
 import os.path as osp
+import pickle
 import tempfile
-from typing import IO, Iterator, Optional
+from typing import IO, Any, Iterator, Optional
 
 
 def _umask() -> int:
@@ -63,3 +65,47 @@ def atomic_write_bytes(data: bytes, path: str) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_open`)."""
     with atomic_open(path, 'wb') as f:
         f.write(data)
+
+
+def atomic_write_text(text: str, path: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically (see :func:`atomic_open`).
+
+    Args:
+        text (str): Content.
+        path (str): Destination (its folder is created).
+    """
+    with atomic_open(path, 'w') as f:
+        f.write(text)
+
+
+def atomic_write_json(obj: Any,
+                      path: str,
+                      prefix: Optional[str] = None,
+                      compact: bool = True) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically.
+
+    A reader (or a resumed run) sees either the old file or the complete new
+    one, never a truncated file, whenever the process is killed.
+
+    Args:
+        obj (Any): JSON-serialisable object.
+        path (str): Destination (its folder is created).
+        prefix (str, optional): Temporary-file prefix (see
+            :func:`atomic_open`).
+        compact (bool): No spaces after separators (``','`` / ``':'``);
+            False writes ``json.dumps``' default separators.
+    """
+    separators = (',', ':') if compact else None
+    with atomic_open(path, 'w', prefix=prefix) as f:
+        json.dump(obj, f, separators=separators)
+
+
+def atomic_pickle_dump(obj: Any, path: str) -> None:
+    """Pickle ``obj`` to ``path`` atomically (highest protocol).
+
+    Args:
+        obj (Any): Object to pickle.
+        path (str): Destination (its folder is created).
+    """
+    with atomic_open(path, 'wb') as f:
+        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)

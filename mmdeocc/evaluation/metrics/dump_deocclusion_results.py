@@ -1,5 +1,4 @@
 """Dump de-occlusion predictions (order + RLE amodal masks) to a pickle."""
-import pickle
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -9,7 +8,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from mmdeocc.structures import encode_rles
-from mmdeocc.utils.io import atomic_open
+from mmdeocc.utils.io import atomic_pickle_dump
 from .sample_fields import get_field, to_mask_array
 
 #: Per-instance mask fields stored as RLE lists.
@@ -27,17 +26,6 @@ def _to_plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _to_plain(v) for k, v in value.items()}
     return value
-
-
-def atomic_pickle_dump(obj: Any, path: str) -> None:
-    """Pickle ``obj`` to ``path`` atomically (temp file + ``os.replace``).
-
-    Args:
-        obj: Object to pickle.
-        path (str): Destination; its folder is created if needed.
-    """
-    with atomic_open(path, 'wb') as f:
-        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 @METRICS.register_module()
