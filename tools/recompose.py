@@ -108,37 +108,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def find_record(records: Sequence[Dict[str, Any]], image_path: str,
-                ann_file: str) -> Dict[str, Any]:
-    """The annotation record of an image (by file_name, else base name).
-
-    Args:
-        records (Sequence[dict]): Canonical records of ``ann_file``.
-        image_path (str): The image given on the command line.
-        ann_file (str): Annotation file (for messages).
-
-    Returns:
-        dict: The record.
-
-    Raises:
-        ValueError: No record, or several with the same base name.
-    """
-    norm = image_path.replace('\\', '/')
-    for record in records:
-        name = record['file_name'].replace('\\', '/')
-        if norm == name or norm.endswith('/' + name):
-            return record
-    base = osp.basename(norm)
-    matches = [r for r in records if osp.basename(r['file_name']) == base]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise ValueError(f'{len(matches)} images of {ann_file} are named '
-                         f'{base}; give the path their file_name uses')
-    raise ValueError(f'image {image_path} is not in {ann_file} (no image '
-                     'with that file_name)')
-
-
 def check_indices(args: argparse.Namespace, num: int) -> Optional[str]:
     """A message naming the first edit whose object does not exist."""
     refs = [('--delete', i) for i in args.delete]
@@ -191,14 +160,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     """
     args = parse_args(argv)
     import mmcv
-    import numpy as np
 
     from mmdeocc.datasets import load_coco_modal
+    from mmdeocc.datasets.image_index import (ImageNotAnnotatedError,
+                                              ImageRecordIndex,
+                                              annotated_masks)
     from mmdeocc.deocclusion import (ContentCompleter, ContentCompletionError,
                                      DeOcclusionConfigError, RecomposeError,
                                      SceneRecomposer, build_deoccluder,
                                      load_pcnet_c, recompose)
-    from mmdeocc.structures import decode_rle
 
     image = mmcv.imread(args.image, channel_order='rgb')
     if image is None:
@@ -207,8 +177,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     records, categories = load_coco_modal(args.masks_from)
     try:
-        record = find_record(records, args.image, args.masks_from)
-    except ValueError as err:
+        record = ImageRecordIndex(records, args.masks_from).find(args.image)
+    except ImageNotAnnotatedError as err:
         print(f'recompose.py: error: {err}', file=sys.stderr)
         return 1
     if image.shape[:2] != (record['height'], record['width']):
@@ -216,18 +186,13 @@ def main(argv: Optional[List[str]] = None) -> int:
               f'{image.shape[1]} but {args.masks_from} says '
               f'{record["height"]}x{record["width"]}', file=sys.stderr)
         return 1
-    instances = [
-        inst for inst in record['instances'] if not inst.get('ignore_flag')
-    ]
+    masks, instances = annotated_masks(record)
     if not instances:
         print(f'recompose.py: error: {args.image} has no instance in '
               f'{args.masks_from}', file=sys.stderr)
         return 1
     names_by_id = {int(c['id']): str(c.get('name', c['id']))
                    for c in categories}
-    masks = np.stack([
-        decode_rle(inst['modal_mask']).astype(bool) for inst in instances
-    ])
     category_ids = [int(inst['category_id']) for inst in instances]
     names = [names_by_id.get(c, str(c)) for c in category_ids]
     ann_ids = [int(inst['ann_id']) for inst in instances]

@@ -57,13 +57,15 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from tqdm import tqdm
 
+from mmdeocc.datasets.image_index import (ImageNotAnnotatedError,
+                                          ImageRecordIndex)
 from mmdeocc.deocclusion.det_content import (
     DetContentError, build_det_sample_content_completer)
 from mmdeocc.deocclusion.det_samples import (DetDeOcclusionConfigError,
+                                             annotated_det_sample,
                                              build_det_sample_deoccluder)
-from mmdeocc.structures import DeOcclusionResult, decode_rle, masks_to_bboxes
+from mmdeocc.structures import DeOcclusionResult, masks_to_bboxes
 from mmdeocc.structures.masks import to_numpy
-from mmdeocc.structures.order import layers as graph_layers
 from mmdeocc.structures.order import order_to_edges
 from mmdeocc.utils.io import atomic_write_bytes, atomic_write_json
 
@@ -218,18 +220,9 @@ def sample_to_record(sample: Any,
         dict: JSON-ready (module docstring).
     """
     pred = sample.pred_instances
-    modal = _to_numpy(pred.masks).astype(bool)
-    amodal = _to_numpy(pred.amodal_masks).astype(bool)
-    order = _to_numpy(sample.pred_occlusion_order).astype(np.int8)
-    labels = _to_numpy(pred.get('labels', None))
-    scores = _to_numpy(pred.get('scores', None))
-    result = DeOcclusionResult(
-        order=order,
-        amodal_masks=amodal,
-        modal_masks=modal,
-        labels=None if labels is None else labels.astype(np.int64),
-        scores=None if scores is None else scores.astype(np.float32),
-        layers=graph_layers(order) if len(order) else np.zeros(0, np.int64))
+    result = DeOcclusionResult.from_det_sample(sample)
+    modal, amodal, labels = result.modal_masks, result.amodal_masks, \
+        result.labels
     record: Dict[str, Any] = dict(
         file_name=file_name,
         img_path=sample.metainfo.get('img_path'),
@@ -249,7 +242,9 @@ def sample_to_record(sample: Any,
     flags = _to_numpy(pred.get('deoccluded', None))
     record['deoccluded'] = None if flags is None else flags.astype(
         bool).tolist()
-    record['occlusion_edges'] = [list(edge) for edge in order_to_edges(order)]
+    record['occlusion_edges'] = [
+        list(edge) for edge in order_to_edges(result.order)
+    ]
     ann_ids = sample.metainfo.get('ann_ids')
     if ann_ids is not None:
         record['ann_ids'] = [int(a) for a in ann_ids]
@@ -431,14 +426,7 @@ class DeOcclusionInferencer:
                  for c in categories}
         self.class_names = [names[c] for c in cat_ids]
         self.label_to_category = {k: c for k, c in enumerate(cat_ids)}
-        self.by_file: Dict[str, Dict[str, Any]] = {}
-        by_base: Dict[str, List[Dict[str, Any]]] = {}
-        for record in records:
-            file_name = record['file_name'].replace('\\', '/')
-            self.by_file[file_name] = record
-            by_base.setdefault(osp.basename(file_name), []).append(record)
-        self.by_base = {k: v[0] for k, v in by_base.items() if len(v) == 1}
-        self.ambiguous = {k for k, v in by_base.items() if len(v) > 1}
+        self.record_index = ImageRecordIndex(records, masks_from)
         self.masks_from = masks_from
         self.sample_deoccluder = build_det_sample_deoccluder(
             pcnet_m=pcnet_m,
@@ -510,28 +498,16 @@ class DeOcclusionInferencer:
             raise ImageSkipped(
                 'arrays have no file name to look up in the annotations; '
                 'give image files with masks_from')
-        norm = path.replace('\\', '/')
-        for file_name, record in self.by_file.items():
-            if norm == file_name or norm.endswith('/' + file_name):
-                return record
-        base = osp.basename(norm)
-        if base in self.by_base:
-            return self.by_base[base]
-        if base in self.ambiguous:
-            raise ImageSkipped(
-                f'image {path}: several images named {base} in '
-                f'{self.masks_from}; give the path the file_name uses')
-        raise ImageSkipped(
-            f'image {path} is not in {self.masks_from} (no image with that '
-            'file_name)')
+        try:
+            return self.record_index.find(path)
+        except ImageNotAnnotatedError as err:
+            raise ImageSkipped(str(err)) from None
 
     # ------------------------------------------------------------------
     # Prediction
     # ------------------------------------------------------------------
     def _samples_from_annotations(self, images, paths) -> List[Any]:
         """Data samples holding the annotated modal masks."""
-        from mmdet.structures import DetDataSample
-        from mmengine.structures import InstanceData
         samples = []
         for image, path in zip(images, paths):
             record = self._record_for(path)
@@ -541,27 +517,7 @@ class DeOcclusionInferencer:
                     f'image {path} is {width}x{height} but '
                     f'{self.masks_from} says {record["width"]}x'
                     f'{record["height"]}')
-            instances = [i for i in record['instances']
-                         if not i.get('ignore_flag', 0)]
-            masks = np.zeros((len(instances), height, width), dtype=bool)
-            for k, inst in enumerate(instances):
-                masks[k] = decode_rle(inst['modal_mask']).astype(bool)
-            pred = InstanceData()
-            pred.masks = torch.from_numpy(masks)
-            pred.labels = torch.tensor(
-                [int(i['bbox_label']) for i in instances], dtype=torch.int64)
-            boxes = masks_to_bboxes(pred.masks)
-            boxes[:, 2:] += boxes[:, :2]  # xywh -> xyxy (mmdet's format)
-            pred.bboxes = boxes
-            sample = DetDataSample(
-                metainfo=dict(
-                    img_path=path,
-                    img_id=record['img_id'],
-                    ori_shape=(height, width),
-                    img_shape=(height, width),
-                    ann_ids=[int(i['ann_id']) for i in instances]))
-            sample.pred_instances = pred
-            samples.append(sample)
+            samples.append(annotated_det_sample(record, path))
         return self.sample_deoccluder(samples)
 
     def _samples_from_detector(self, images, paths) -> List[Any]:
@@ -620,10 +576,9 @@ class DeOcclusionInferencer:
         """
         from mmdeocc.visualization import (draw_order_graph, object_colours,
                                            render_deocclusion)
-        pred = sample.pred_instances
-        modal = _to_numpy(pred.masks).astype(bool)
-        amodal = _to_numpy(pred.amodal_masks).astype(bool)
-        order = _to_numpy(sample.pred_occlusion_order)
+        result = DeOcclusionResult.from_det_sample(sample)
+        modal, amodal, order = (result.modal_masks, result.amodal_masks,
+                                result.order)
         flags = record.get('deoccluded')
         keep = (np.flatnonzero(flags) if flags is not None else
                 np.arange(len(modal)))

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mmdeocc.datasets.image_index import annotated_masks
 from .builder import DEOCCLUDER_OPTIONS, build_deoccluder, check_options
 from .deoccluder import DeOccluder
 
@@ -70,7 +71,8 @@ __all__ = [
     'DetectorWithoutMasksError', 'DetSampleError', 'detector_predicts_masks',
     'check_detector_predicts_masks', 'label_category_table',
     'labels_to_categories', 'select_instances', 'DetSampleDeOccluder',
-    'deoccluder_options', 'build_det_sample_deoccluder'
+    'deoccluder_options', 'build_det_sample_deoccluder',
+    'annotated_det_sample'
 ]
 
 
@@ -502,3 +504,44 @@ def build_det_sample_deoccluder(
         score_thr=score_thr,
         max_instances=max_instances,
         label_to_category=label_to_category)
+
+
+def annotated_det_sample(record: Mapping[str, Any],
+                         img_path: Optional[str] = None) -> Any:
+    """A ``DetDataSample`` whose "predictions" are an image's annotations.
+
+    Lets annotated modal masks go through the same path as a detector's
+    output (:class:`DetSampleDeOccluder`): ``pred_instances`` gets the kept
+    (not ignored) instances' masks (decoded once, a bool tensor), their
+    ``labels`` and their annotated modal boxes (``xyxy``, mmdet's format);
+    the metainfo carries ``img_id``, the shapes and ``ann_ids``.
+
+    Args:
+        record (Mapping): A canonical image record (``docs/design.md``).
+        img_path (str, optional): The image file.
+
+    Returns:
+        DetDataSample: The sample.
+    """
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    masks, instances = annotated_masks(record)
+    height, width = masks.shape[1:]
+    pred = InstanceData()
+    pred.masks = torch.from_numpy(masks)
+    pred.labels = torch.tensor([int(i['bbox_label']) for i in instances],
+                               dtype=torch.int64)
+    boxes = torch.tensor([i['modal_bbox'] for i in instances],
+                         dtype=torch.float32).reshape(-1, 4)
+    boxes[:, 2:] += boxes[:, :2]  # xywh -> xyxy
+    pred.bboxes = boxes
+    sample = DetDataSample(
+        metainfo=dict(
+            img_path=img_path,
+            img_id=record.get('img_id'),
+            ori_shape=(height, width),
+            img_shape=(height, width),
+            ann_ids=[int(i['ann_id']) for i in instances]))
+    sample.pred_instances = pred
+    return sample

@@ -7,6 +7,7 @@ import torch
 
 from .masks import decode_rle, encode_rles, to_numpy
 from .order import drawing_order
+from .order import layers as order_layers
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
@@ -65,6 +66,53 @@ class DeOcclusionResult:
             np.ndarray: ``(N,)`` int64 permutation; draw ``[0]`` first.
         """
         return drawing_order(self.order)
+
+    @classmethod
+    def from_det_sample(cls, sample: Any) -> 'DeOcclusionResult':
+        """The result stored on a de-occluded MMDetection ``DetDataSample``.
+
+        Reads ``pred_instances.masks`` (modal), ``pred_instances.
+        amodal_masks``, ``labels`` / ``scores`` when present and the
+        sample's ``pred_occlusion_order`` (the fields
+        :class:`mmdeocc.deocclusion.DetSampleDeOccluder` writes), as numpy
+        arrays; ``layers`` are derived from the order.
+
+        Args:
+            sample (DetDataSample): A de-occluded data sample.
+
+        Returns:
+            DeOcclusionResult: numpy arrays (bool masks, int8 order, int64
+            labels and layers, float32 scores).
+
+        Raises:
+            ResultFormatError: The sample lacks a de-occlusion field.
+        """
+        pred = sample.get('pred_instances', None)
+        missing = [
+            name for name, value in (
+                ('pred_instances', pred),
+                ('pred_instances.masks',
+                 None if pred is None else pred.get('masks', None)),
+                ('pred_instances.amodal_masks',
+                 None if pred is None else pred.get('amodal_masks', None)),
+                ('pred_occlusion_order',
+                 sample.get('pred_occlusion_order', None))) if value is None
+        ]
+        if missing:
+            raise ResultFormatError(
+                f'data sample is not de-occluded: missing {missing[0]}')
+        order = to_numpy(sample.pred_occlusion_order).astype(np.int8)
+        labels = pred.get('labels', None)
+        scores = pred.get('scores', None)
+        return cls(
+            order=order,
+            amodal_masks=to_numpy(pred.amodal_masks).astype(bool),
+            modal_masks=to_numpy(pred.masks).astype(bool),
+            labels=None if labels is None else to_numpy(labels).astype(
+                np.int64),
+            scores=None if scores is None else to_numpy(scores).astype(
+                np.float32),
+            layers=order_layers(order))
 
     def to_dict(self) -> Dict[str, Any]:
         """JSON-ready dict: masks as compressed COCO RLE, arrays as lists.

@@ -87,3 +87,25 @@ def test_validation_errors():
     data['height'] = 9
     with pytest.raises(ResultFormatError, match='size'):
         DeOcclusionResult.from_dict(data)
+
+
+def test_from_det_sample_reads_the_adapter_fields():
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    modal = torch.zeros((2, 5, 6), dtype=torch.bool)
+    modal[0, :2] = modal[1, 2:] = True
+    sample = DetDataSample()
+    sample.pred_instances = InstanceData(
+        masks=modal, amodal_masks=modal | modal.flip(1),
+        labels=torch.tensor([3, 1]), scores=torch.tensor([0.9, 0.5]))
+    with pytest.raises(ResultFormatError, match='pred_occlusion_order'):
+        DeOcclusionResult.from_det_sample(sample)
+    sample.pred_occlusion_order = torch.tensor([[0, 1], [-1, 0]],
+                                               dtype=torch.int8)
+    result = DeOcclusionResult.from_det_sample(sample)
+    assert result.order.dtype == np.int8 and result.order[0, 1] == 1
+    assert result.layers.tolist() == [0, 1]
+    assert result.labels.tolist() == [3, 1]
+    np.testing.assert_array_equal(result.modal_masks, modal.numpy())
+    assert result.scores.dtype == np.float32
