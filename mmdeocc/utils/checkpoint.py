@@ -7,9 +7,12 @@ to load. Instead of disabling weights-only loading, this module allow-lists
 exactly those data types and makes mmengine's local-file loader use it. Any
 other pickled object is refused with :class:`UnsafeCheckpointError`.
 """
+import _compat_pickle
 import os.path as osp
 import pickle
+import pickletools
 import re
+import zipfile
 from typing import Any, List, Optional
 
 import numpy as np
@@ -83,6 +86,106 @@ SAFE_GLOBALS: List[Any] = _numpy_safe_globals() + [
 ]
 
 
+#: Globals torch.save writes for tensors and containers, and the picklers'
+#: helpers of the allow-listed numpy types; anything else in a checkpoint
+#: that weights-only loading refused is what made it unsafe.
+_EXPECTED_GLOBAL_PREFIXES = ('torch.', 'collections.OrderedDict',
+                             '_codecs.encode', 'numpy.', 'builtins.getattr',
+                             'mmengine.logging.')
+
+#: Opcodes that push a string usable by STACK_GLOBAL.
+_STRING_OPCODES = ('SHORT_BINUNICODE', 'BINUNICODE', 'BINUNICODE8',
+                   'UNICODE', 'SHORT_BINSTRING', 'BINSTRING', 'STRING')
+
+
+def _pickle_bytes(filename: str) -> Optional[bytes]:
+    """The pickle stream of a checkpoint (``data.pkl`` of a torch zip)."""
+    if zipfile.is_zipfile(filename):
+        with zipfile.ZipFile(filename) as archive:
+            names = [n for n in archive.namelist() if n.endswith('data.pkl')]
+            return archive.read(names[0]) if names else None
+    with open(filename, 'rb') as f:
+        return f.read()
+
+
+def pickled_globals(filename: str) -> List[str]:
+    """Every global a checkpoint's pickle refers to, without unpickling it.
+
+    Reads the opcodes only (:mod:`pickletools`), so nothing in the file is
+    imported or called.
+
+    Args:
+        filename (str): A ``torch.save`` (zip) file or a plain pickle.
+
+    Returns:
+        list[str]: ``module.name`` of each ``GLOBAL`` / ``STACK_GLOBAL``,
+        unique, in file order; empty when the file is no readable pickle.
+    """
+    try:
+        data = _pickle_bytes(filename)
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return []
+    if not data:
+        return []
+    found: List[str] = []
+    strings: List[str] = []
+    memo: dict = {}
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            name = opcode.name
+            if name in _STRING_OPCODES:
+                strings.append(str(arg))
+            elif name == 'MEMOIZE' and strings:
+                memo[len(memo)] = strings[-1]
+            elif name in ('PUT', 'BINPUT', 'LONG_BINPUT') and strings:
+                memo[arg] = strings[-1]
+            elif name in ('GET', 'BINGET', 'LONG_BINGET') and arg in memo:
+                strings.append(memo[arg])
+            elif name == 'GLOBAL':
+                found.append(_python3_name(*str(arg).split(' ', 1)))
+            elif name == 'STACK_GLOBAL' and len(strings) >= 2:
+                found.append(_python3_name(strings[-2], strings[-1]))
+    except Exception:  # truncated or not a pickle: report what was read
+        pass
+    return list(dict.fromkeys(found))
+
+
+def _python3_name(module: str, name: str) -> str:
+    """``module.name`` with protocol-2 module names mapped to Python 3's
+    (``__builtin__`` -> ``builtins``, ``commands`` -> ``subprocess``)."""
+    module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+    return f'{module}.{name}'
+
+
+def _is_plain_pickle(filename: str) -> bool:
+    """Whether a file is a complete pickle stream (not a torch zip file)."""
+    if zipfile.is_zipfile(filename):
+        return False
+    try:
+        with open(filename, 'rb') as f:
+            ops = [op.name for op, _, _ in pickletools.genops(f.read())]
+    except Exception:
+        return False
+    return bool(ops) and ops[-1] == 'STOP'
+
+
+def _unexpected_globals(filename: str) -> List[str]:
+    """Globals of a checkpoint that no allowed type pickles to."""
+    return [
+        g for g in pickled_globals(filename)
+        if not g.startswith(_EXPECTED_GLOBAL_PREFIXES)
+    ]
+
+
+def _unsafe_message(filename: str, what: str) -> str:
+    return (f'refusing to load checkpoint {filename}: it is unsafe, it '
+            f'contains the pickled object "{what}", which weights-only '
+            'loading does not allow. mmdeocc loads tensors, plain '
+            'containers, numpy arrays/scalars and mmengine HistoryBuffer '
+            'only. If you trust the file, re-save its state_dict with '
+            'torch.save(...) from a trusted session.')
+
+
 def safe_torch_load(filename: str,
                     map_location: Optional[Any] = 'cpu') -> Any:
     """Load a checkpoint with weights-only unpickling plus the allow-list.
@@ -109,21 +212,26 @@ def safe_torch_load(filename: str,
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        match = re.search(r'Unsupported global: GLOBAL ([\w.]+)', str(err))
-        if match is None and 'not an allowed attribute access' not in str(
+        unexpected = _unexpected_globals(filename)
+        if unexpected:
+            raise UnsafeCheckpointError(_unsafe_message(
+                filename, unexpected[0])) from None
+        match = re.search(r'unsupported global: GLOBAL ([\w.]+)', str(err),
+                          re.IGNORECASE)
+        if match is not None or 'not an allowed attribute access' in str(
                 err):
-            raise CorruptCheckpointError(
-                f'cannot read checkpoint {filename}: it is not a valid '
-                f'torch checkpoint ({str(err).splitlines()[-1][:200]})'
-            ) from None
-        what = match.group(1) if match else 'getattr'
-        raise UnsafeCheckpointError(
-            f'refusing to load checkpoint {filename}: it contains the pickled '
-            f'object "{what}", which weights-only loading does not allow. '
-            'mmdeocc loads tensors, plain containers, numpy arrays/scalars '
-            'and mmengine HistoryBuffer only. If you trust the file, '
-            're-save its state_dict with torch.save(...) from a trusted '
-            'session.') from None
+            raise UnsafeCheckpointError(_unsafe_message(
+                filename, match.group(1) if match else 'getattr')) from None
+        if _is_plain_pickle(filename):
+            raise UnsafeCheckpointError(
+                f'refusing to load checkpoint {filename}: it is a plain '
+                'pickle, not a torch.save checkpoint, and plain pickles can '
+                'run arbitrary code when loaded. Re-save its tensors with '
+                'torch.save(...) from a trusted session.') from None
+        raise CorruptCheckpointError(
+            f'cannot read checkpoint {filename}: it is not a valid '
+            f'torch checkpoint ({str(err).splitlines()[-1][:200]})'
+        ) from None
     except (RuntimeError, EOFError, ValueError) as err:
         raise CorruptCheckpointError(
             f'cannot read checkpoint {filename}: the file is truncated or '

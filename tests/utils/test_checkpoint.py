@@ -100,7 +100,7 @@ def test_disallowed_object_is_refused(tmp_path):
     path = tmp_path / 'evil.pth'
     torch.save({'state_dict': {'w': torch.zeros(1)}, 'payload': _Evil()},
                path)
-    with pytest.raises(UnsafeCheckpointError, match='"print"'):
+    with pytest.raises(UnsafeCheckpointError, match='"builtins.print"'):
         safe_torch_load(str(path))
     # mmengine's loader (used by resume/load_from) refuses it as well.
     from mmengine.runner.checkpoint import CheckpointLoader
@@ -134,3 +134,50 @@ def test_corrupt_file_is_not_called_unsafe(tmp_path, payload):
     path.write_bytes(payload)
     with pytest.raises(CorruptCheckpointError, match='broken.pth'):
         safe_torch_load(str(path))
+
+
+class _System:
+
+    def __reduce__(self):
+        import os
+        return (os.system, ('echo pwned',))
+
+
+@pytest.mark.parametrize('where', ['meta', 'message_hub', 'numpy_object'])
+def test_os_system_payloads_are_unsafe_and_named(tmp_path, where):
+    path = tmp_path / f'{where}.pth'
+    payload = _System()
+    if where == 'numpy_object':
+        payload = np.array([payload], dtype=object)
+    ckpt = {'state_dict': {'w': torch.zeros(1)}}
+    ckpt['message_hub' if where == 'message_hub' else 'meta'] = {
+        'x': payload
+    }
+    torch.save(ckpt, path)
+    with pytest.raises(UnsafeCheckpointError) as info:
+        safe_torch_load(str(path))
+    message = str(info.value)
+    assert 'unsafe' in message and '"posix.system"' in message
+    assert 'weights_only=False' not in message
+
+
+@pytest.mark.parametrize('evil', [True, False])
+def test_plain_pickles_are_refused_as_unsafe(tmp_path, evil):
+    import pickle
+    path = tmp_path / 'plain.pkl'
+    obj = {'state_dict': {'w': 1}}
+    if evil:
+        obj['payload'] = _System()
+    path.write_bytes(pickle.dumps(obj, protocol=4))
+    expected = '"posix.system"' if evil else 'plain pickle'
+    with pytest.raises(UnsafeCheckpointError, match=expected):
+        safe_torch_load(str(path))
+
+
+def test_pickled_globals_reads_without_unpickling(tmp_path):
+    from mmdeocc.utils.checkpoint import pickled_globals
+    path = tmp_path / 'evil.pth'
+    torch.save({'w': torch.zeros(1), 'meta': _System()}, path)
+    found = pickled_globals(str(path))
+    assert 'posix.system' in found
+    assert 'torch._utils._rebuild_tensor_v2' in found
