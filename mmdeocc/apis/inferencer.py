@@ -399,6 +399,8 @@ class DeOcclusionInferencer:
             warnings.simplefilter('ignore', UserWarning)
             self.model = init_detector(
                 cfg, det_checkpoint, palette='random', device=self.device)
+        if det_checkpoint is not None:
+            self.model.check_detector_checkpoint(det_checkpoint)
         self.class_names = list(
             (self.model.dataset_meta or {}).get('classes', []))
         self.sample_deoccluder = self.model.sample_deoccluder()

@@ -18,12 +18,18 @@ from mmdeocc.deocclusion.det_samples import (DetDeOcclusionConfigError,
                                              DetSampleDeOccluder,
                                              check_detector_predicts_masks,
                                              deoccluder_options)
+from mmdeocc.utils.checkpoint import (checkpoint_state_dict, safe_torch_load,
+                                      state_dict_coverage)
 
-__all__ = ['DeOcclusionDetector']
+__all__ = ['DeOcclusionDetector', 'DetectorCheckpointError']
 
 _DETECTOR = 'detector.'
 _PCNET_M = 'pcnet_m.'
 _PCNET_C = 'pcnet_c.'
+
+
+class DetectorCheckpointError(DetDeOcclusionConfigError):
+    """A detector checkpoint does not fit the detector of the config."""
 
 
 @MODELS.register_module()
@@ -178,6 +184,44 @@ class DeOcclusionDetector(BaseDetector):
     # ------------------------------------------------------------------
     # De-occlusion
     # ------------------------------------------------------------------
+    def check_detector_checkpoint(self, checkpoint: str,
+                                  min_fraction: float = 0.5) -> float:
+        """Refuse a checkpoint that leaves the detector mostly unloaded.
+
+        mmengine only warns about missing keys, so a wrong file (a PCNet-M
+        checkpoint, another architecture) would silently leave a randomly
+        initialised detector. Reads the file weights-only.
+
+        Args:
+            checkpoint (str): The detector checkpoint (a plain detector's or
+                this wrapper's).
+            min_fraction (float): Least fraction of the detector's weights
+                the file must provide (same name and shape).
+
+        Returns:
+            float: The fraction provided.
+
+        Raises:
+            DetectorCheckpointError: Fewer than ``min_fraction`` of the
+                detector's weights are in the file (the message names it
+                and says what it looks like).
+        """
+        state = checkpoint_state_dict(safe_torch_load(checkpoint))
+        if any(k.startswith(_DETECTOR) for k in state):
+            state = {k[len(_DETECTOR):]: v for k, v in state.items()
+                     if k.startswith(_DETECTOR)}
+        matched, total = state_dict_coverage(self.detector, state)
+        fraction = matched / max(total, 1)
+        if fraction < min_fraction:
+            sample = ', '.join(sorted(state)[:3]) or 'no tensors'
+            raise DetectorCheckpointError(
+                f'detector checkpoint {checkpoint} provides {matched} of the '
+                f'{total} weights of the {type(self.detector).__name__} '
+                f'in the config (keys start with: {sample}); it is not a '
+                'checkpoint of this detector (a PCNet-M/-C file, or another '
+                'architecture?). Give the detector\'s own checkpoint.')
+        return fraction
+
     def _device(self) -> torch.device:
         """Device of the wrapper (the detector's parameters)."""
         for param in self.detector.parameters():

@@ -1,8 +1,9 @@
 """Utilities: safe (weights-only) checkpoint loading, atomic writing and
 argument checks."""
 from .checkpoint import (SAFE_GLOBALS, CorruptCheckpointError,
-                         UnsafeCheckpointError,
-                         register_safe_checkpoint_loader, safe_torch_load)
+                         UnsafeCheckpointError, checkpoint_state_dict,
+                         register_safe_checkpoint_loader, safe_torch_load,
+                         state_dict_coverage)
 from .io import (atomic_open, atomic_pickle_dump, atomic_write_bytes,
                  atomic_write_json, atomic_write_text)
 from .validation import check_choice
@@ -11,5 +12,6 @@ __all__ = [
     'atomic_open', 'atomic_write_bytes', 'atomic_write_text',
     'atomic_write_json', 'atomic_pickle_dump', 'SAFE_GLOBALS',
     'CorruptCheckpointError', 'UnsafeCheckpointError',
-    'register_safe_checkpoint_loader', 'safe_torch_load', 'check_choice'
+    'register_safe_checkpoint_loader', 'safe_torch_load',
+    'checkpoint_state_dict', 'state_dict_coverage', 'check_choice'
 ]

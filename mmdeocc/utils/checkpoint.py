@@ -7,14 +7,14 @@ to load. Instead of disabling weights-only loading, this module allow-lists
 exactly those data types and makes mmengine's local-file loader use it. Any
 other pickled object is refused with :class:`UnsafeCheckpointError`.
 """
-import _compat_pickle
 import os.path as osp
 import pickle
 import pickletools
 import re
 import zipfile
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
+import _compat_pickle
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
@@ -236,6 +236,44 @@ def safe_torch_load(filename: str,
         raise CorruptCheckpointError(
             f'cannot read checkpoint {filename}: the file is truncated or '
             f'not a torch checkpoint ({err})') from None
+
+
+def checkpoint_state_dict(checkpoint: Any) -> Dict[str, Any]:
+    """The ``state_dict`` of a loaded checkpoint (``module.`` stripped).
+
+    Args:
+        checkpoint (Any): What :func:`safe_torch_load` returned.
+
+    Returns:
+        dict: Parameter name -> tensor (empty when there is none).
+    """
+    if not isinstance(checkpoint, dict):
+        return {}
+    state = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(state, dict):
+        return {}
+    return {(k[7:] if k.startswith('module.') else k): v
+            for k, v in state.items() if isinstance(k, str)}
+
+
+def state_dict_coverage(module: torch.nn.Module,
+                        state_dict: Dict[str, Any]) -> Tuple[int, int]:
+    """How many of a module's weights a state dict provides.
+
+    Args:
+        module (nn.Module): The model to load into.
+        state_dict (dict): Parameter name -> tensor.
+
+    Returns:
+        tuple[int, int]: ``(matched, total)``: tensors of ``module``'s own
+        state dict that ``state_dict`` holds under the same name and shape.
+    """
+    own = module.state_dict()
+    matched = sum(
+        1 for k, v in own.items()
+        if k in state_dict and hasattr(state_dict[k], 'shape')
+        and tuple(state_dict[k].shape) == tuple(v.shape))
+    return matched, len(own)
 
 
 def _load_from_local(filename: str, map_location: Optional[Any]) -> Any:

@@ -63,3 +63,35 @@ def test_trained_detector_masks_through_infer(tmp_path, monkeypatch):
             assert (out_dir / sub / (pred.stem + '.png')).is_file()
     # The trained detector finds real objects (measured: several per image).
     assert total_deoccluded >= 3
+
+
+def test_wrong_detector_checkpoint_is_refused(tmp_path, monkeypatch, capsys):
+    """A PCNet-M file given as --det-checkpoint: exit 2 naming the file."""
+    monkeypatch.chdir(ROOT)
+    image = tmp_path / 'scene.png'
+    cv2.imwrite(str(image), np.full((64, 64, 3), 128, np.uint8))
+    code = infer_tool.main([
+        str(image), '--det-config',
+        'configs/deocclusion/mask-rcnn_r18_tiny_scenes.py',
+        '--det-checkpoint', 'checkpoints/pcnet_m_shapes.pth', '--pcnet-m',
+        'checkpoints/pcnet_m_shapes.pth', '--out-dir',
+        str(tmp_path / 'out'), '--no-progress'
+    ])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert 'checkpoints/pcnet_m_shapes.pth provides 0 of the' in err
+    assert not (tmp_path / 'out' / 'preds').exists()
+
+
+def test_right_detector_checkpoint_covers_the_detector():
+    from mmengine.config import Config
+
+    from mmdeocc.apis import DeOcclusionInferencer
+    inferencer = DeOcclusionInferencer(
+        det_config=Config.fromfile(
+            str(ROOT / 'configs/deocclusion/mask-rcnn_r18_tiny_scenes.py')),
+        det_checkpoint=str(ROOT / 'checkpoints/mask-rcnn_r18_tiny_scenes.pth'),
+        pcnet_m=str(ROOT / 'checkpoints/pcnet_m_shapes.pth'))
+    fraction = inferencer.model.check_detector_checkpoint(
+        str(ROOT / 'checkpoints/mask-rcnn_r18_tiny_scenes.pth'))
+    assert fraction > 0.99
