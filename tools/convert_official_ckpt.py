@@ -23,6 +23,7 @@ from mmdeocc.models.checkpoint_io import (config_text_for_model,
                                           save_checkpoint_atomic)
 from mmdeocc.models.converters import (CheckpointConversionError,
                                        detect_reference_kind)
+from mmdeocc.utils.cli import run_tool
 
 #: kind -> (module, converter function, model type written to meta['cfg']).
 #: The converter takes the reference state dict (``module.`` keys) and
@@ -181,4 +182,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

@@ -25,8 +25,10 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmdeocc.engine.effective_batch import (  # noqa: E402
-    EffectiveBatchError, apply_effective_batch, world_size_from_env)
+from mmdeocc.engine.effective_batch import (EffectiveBatchError,  # noqa: E402
+                                            apply_effective_batch,
+                                            world_size_from_env)
+from mmdeocc.utils.cli import run_tool  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -120,4 +122,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))
