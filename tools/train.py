@@ -25,9 +25,10 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmdeocc.engine.effective_batch import (EffectiveBatchError,  # noqa: E402
-                                            apply_effective_batch,
+from mmdeocc.engine.effective_batch import EffectiveBatchError  # noqa: E402
+from mmdeocc.engine.effective_batch import (apply_effective_batch,
                                             world_size_from_env)
+from mmdeocc.engine.preflight import check_training_files  # noqa: E402
 from mmdeocc.utils.cli import run_tool  # noqa: E402
 
 
@@ -112,6 +113,7 @@ def main(argv=None) -> None:
     """Build a Runner from the config and train."""
     args = parse_args(argv)
     cfg = build_config(args)
+    check_training_files(cfg, args.config)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
     else:

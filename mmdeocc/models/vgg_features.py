@@ -105,8 +105,11 @@ class VGG16Features(nn.Module):
                 has a different shape.
         """
         if not osp.isfile(path):
-            raise FileNotFoundError(f'VGG16Features: weights file {path} '
-                                    'does not exist')
+            raise FileNotFoundError(
+                f'VGG16Features: weights file {path} does not exist. Put '
+                "torchvision's ImageNet vgg16-397923af.pth there (it cannot "
+                'be downloaded here), or build the loss with '
+                'perceptual_weight=0 and style_weight=0 (no VGG needed)')
         state = _load_state_dict_file(path)
         own = self.state_dict()
         picked = {}

@@ -119,3 +119,32 @@ def test_effective_batch_for_reference_configs():
     cfg.effective_batch_size = None
     assert apply_effective_batch(cfg, 1) is None
     assert cfg.train_cfg.max_iters == 32000
+
+
+def test_pcnet_c_kins_without_vgg_weights_says_what_to_do(tmp_path, capsys):
+    """configs/pcnet_c_kins.py with a tiny KINS file and no VGG16 weights:
+    one line naming the missing file and how to train without it."""
+    import json
+
+    from mmdeocc.utils.cli import run_tool
+    ann = tmp_path / 'instances_train.json'
+    ann.write_text(json.dumps(dict(
+        images=[dict(id=1, file_name='a.png', height=20, width=30)],
+        annotations=[dict(
+            id=1, image_id=1, category_id=1, iscrowd=0, area=81, a_area=121,
+            i_segm=[[1, 1, 10, 1, 10, 10, 1, 10]],
+            a_segm=[[1, 1, 12, 1, 12, 12, 1, 12]], i_bbox=[1, 1, 9, 9],
+            a_bbox=[1, 1, 11, 11], oco_id=0, ico_id=0)],
+        categories=[dict(id=1, name='car')])))
+    code = run_tool(train_tool.main, [
+        str(ROOT / 'configs/pcnet_c_kins.py'), '--work-dir',
+        str(tmp_path / 'wd'), '--cfg-options',
+        f'train_dataloader.dataset.ann_file={ann}', 'load_from=None',
+        'model.inpainting_loss.vgg.weights=' + str(tmp_path / 'vgg16.pth')
+    ], prog='train.py')
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith('train.py: error: ')
+    assert f'{tmp_path / "vgg16.pth"} does not exist' in err[0]
+    assert 'model.inpainting_loss.perceptual_weight=0' in err[0]
+    assert not (tmp_path / 'wd').exists()
