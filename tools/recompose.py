@@ -209,8 +209,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     try:
         deoccluder = build_deoccluder(
-            dict(checkpoint=args.pcnet_m, device=args.device,
-                 **dict(args.deoccluder_options)))
+            dict(dict(amodal_union_visible=True), checkpoint=args.pcnet_m,
+                 device=args.device, **dict(args.deoccluder_options)))
         result = deoccluder(masks, category_ids)
         completer = ContentCompleter(
             load_pcnet_c(args.pcnet_c, device=args.device),

@@ -17,6 +17,6 @@ deoccluder = dict(
     min_side_ratio=1.1,
     gap_tolerance=0,  # annotated modal masks touch exactly
     eraser_dilation=0,
-    amodal_union_visible=False,
+    amodal_union_visible=True,  # labels contain the visible mask
     amodal_restrict_to_eraser=False,
     batch_size=256)  # crops per network call (GPU); 64 on CPU

@@ -12,4 +12,5 @@ deoccluder = dict(
     amodal_th=0.2,
     enlarge_box=3.0,
     min_side_ratio=1.1,
+    amodal_union_visible=True,  # labels contain the visible mask
     batch_size=64)

@@ -17,9 +17,9 @@ from .det_content import (DetContentError, DetSampleContentCompleter,
                           images_from_batch, read_rgb_image)
 from .det_samples import (GIVEN_MASKS_GAP_TOLERANCE,
                           PREDICTED_MASKS_GAP_TOLERANCE,
-                          DetDeOcclusionConfigError, DetectorWithoutMasksError,
-                          DetSampleDeOccluder, DetSampleError,
-                          build_det_sample_deoccluder,
+                          USER_AMODAL_UNION_VISIBLE, DetDeOcclusionConfigError,
+                          DetectorWithoutMasksError, DetSampleDeOccluder,
+                          DetSampleError, build_det_sample_deoccluder,
                           check_detector_predicts_masks,
                           detector_predicts_masks, select_instances)
 from .methods import (AMODAL_METHODS, NAMED_METHODS, NETWORK_METHODS,
@@ -43,7 +43,8 @@ __all__ = [
     'ordering_needed', 'DetContentError', 'DetSampleContentCompleter',
     'build_det_sample_content_completer', 'content_options',
     'images_from_batch', 'read_rgb_image', 'GIVEN_MASKS_GAP_TOLERANCE',
-    'PREDICTED_MASKS_GAP_TOLERANCE', 'DetDeOcclusionConfigError',
+    'PREDICTED_MASKS_GAP_TOLERANCE', 'USER_AMODAL_UNION_VISIBLE',
+    'DetDeOcclusionConfigError',
     'DetectorWithoutMasksError', 'DetSampleDeOccluder', 'DetSampleError',
     'build_det_sample_deoccluder', 'check_detector_predicts_masks',
     'detector_predicts_masks', 'select_instances'

@@ -62,11 +62,16 @@ from .deoccluder import DeOccluder
 PREDICTED_MASKS_GAP_TOLERANCE = 0.05
 #: Touch-test tolerance for masks given by annotations (the reference).
 GIVEN_MASKS_GAP_TOLERANCE = 0
+#: For users (hook, wrapper, inferencer) an amodal mask contains the
+#: object's visible mask: completion can leave a few visible pixels out (the
+#: reference does; the evaluation configs keep that, ``docs/results.md``).
+USER_AMODAL_UNION_VISIBLE = True
 
 LabelToCategory = Union[None, Sequence[int], Mapping[int, int]]
 
 __all__ = [
     'PREDICTED_MASKS_GAP_TOLERANCE', 'GIVEN_MASKS_GAP_TOLERANCE',
+    'USER_AMODAL_UNION_VISIBLE',
     'LabelToCategory', 'DetDeOcclusionConfigError',
     'DetectorWithoutMasksError', 'DetSampleError', 'detector_predicts_masks',
     'check_detector_predicts_masks', 'label_category_table',
@@ -453,6 +458,7 @@ def deoccluder_options(deoccluder: Optional[Mapping[str, Any]] = None,
                                'give the PCNet-M checkpoint as pcnet_m=<path>'))
     cfg['gap_tolerance'] = _resolve_gap_tolerance(gap_tolerance, cfg,
                                                   predicted_masks)
+    cfg.setdefault('amodal_union_visible', USER_AMODAL_UNION_VISIBLE)
     return cfg
 
 

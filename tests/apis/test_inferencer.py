@@ -30,7 +30,8 @@ def test_masks_from_annotations(given, api_scenes, api_pcnet, tmp_path):
     truth = scene_masks(api_scenes)
     assert out['summary']['num_processed'] == len(truth) == 3
     assert out['summary']['settings']['gap_tolerance'] == 0  # reference
-    core = DeOccluder(load_pcnet_m(str(api_pcnet)))
+    # users' amodal masks contain the visible mask (USER_AMODAL_UNION_VISIBLE)
+    core = DeOccluder(load_pcnet_m(str(api_pcnet)), amodal_union_visible=True)
     for result in out['results']:
         path = tmp_path / 'preds' / f'{result.name}.json'
         record = json.loads(path.read_text())

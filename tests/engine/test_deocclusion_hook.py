@@ -14,7 +14,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmdeocc.apis import wrap_detector_config
-from mmdeocc.deocclusion import (PREDICTED_MASKS_GAP_TOLERANCE, DeOccluder,
+from mmdeocc.deocclusion import (PREDICTED_MASKS_GAP_TOLERANCE,
+                                 USER_AMODAL_UNION_VISIBLE, DeOccluder,
                                  DetDeOcclusionConfigError,
                                  DetectorWithoutMasksError)
 from mmdeocc.engine import DeOcclusionDetector, DeOcclusionHook
@@ -72,7 +73,8 @@ def test_hook_adds_fields_seen_by_metrics_and_dump(hook_run, pcnet_ckpt):
     assert not math.isnan(metrics['order/acc_all'])
 
     core = DeOccluder(load_pcnet_m(str(pcnet_ckpt)),
-                      gap_tolerance=PREDICTED_MASKS_GAP_TOLERANCE)
+                      gap_tolerance=PREDICTED_MASKS_GAP_TOLERANCE,
+                      amodal_union_visible=USER_AMODAL_UNION_VISIBLE)
     changed = 0
     for rec in records:
         pred = rec['pred_instances']
