@@ -45,6 +45,7 @@ import copy
 import os
 import os.path as osp
 import re
+import shutil
 import warnings
 from dataclasses import dataclass, field
 from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence,
@@ -265,6 +266,9 @@ def write_json(obj: Any, path: str) -> None:
 
 
 _AUTO = 'auto'
+#: Pictures of smaller images are drawn enlarged (integer factor, nearest
+#: neighbour) to at least this shorter side, so their labels stay readable.
+PICTURE_MIN_SIDE = 480
 
 
 class DeOcclusionInferencer:
@@ -590,7 +594,7 @@ class DeOcclusionInferencer:
         order = order[np.ix_(keep, keep)]
         picture = render_deocclusion(
             image, modal[keep], amodal[keep], order, names, colours,
-            ids=keep.tolist())
+            ids=keep.tolist(), min_side=PICTURE_MIN_SIDE)
         graph = draw_order_graph(order, names, colours, ids=keep.tolist())
         return picture, graph
 
@@ -624,6 +628,8 @@ class DeOcclusionInferencer:
         if int(batch_size) < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         items = self.inputs_to_list(inputs)
+        if out_dir is not None:
+            clean_out_dir(out_dir)
         results: List[ImageResult] = []
         skipped: List[Dict[str, str]] = []
         bar = tqdm(total=len(items), disable=not show_progress,
@@ -751,6 +757,53 @@ class DeOcclusionInferencer:
             files['layers'][str(obj)] = rel
         record['content'].update(files)
         result.files['content'] = osp.join(out_dir, files['picture'])
+
+
+#: What the inferencer writes in an output folder.
+OUTPUT_SUBDIRS = ('vis', 'order', 'preds', 'content')
+SUMMARY_FILE = 'summary.json'
+
+
+def clean_out_dir(out_dir: str) -> int:
+    """Remove the outputs of an earlier run from an output folder.
+
+    A reused folder would otherwise mix stale per-image files with the new
+    run's summary. Only what the inferencer writes is removed (the
+    :data:`OUTPUT_SUBDIRS` and the summary), and only when the folder's
+    ``summary.json`` shows an earlier run wrote it.
+
+    Args:
+        out_dir (str): The output folder.
+
+    Returns:
+        int: Number of files removed.
+
+    Raises:
+        FileExistsError: The folder has output sub-folders with files but no
+            summary (not written by this tool, or a killed run): give an
+            empty folder or remove them.
+    """
+    present = [d for d in OUTPUT_SUBDIRS
+               if osp.isdir(osp.join(out_dir, d))
+               and os.listdir(osp.join(out_dir, d))]
+    summary = osp.join(out_dir, SUMMARY_FILE)
+    if not osp.isfile(summary):
+        if present:
+            raise FileExistsError(
+                f'output folder {out_dir} already has {", ".join(present)} '
+                f'but no {SUMMARY_FILE} of an earlier run: give an empty '
+                '--out-dir or remove those folders')
+        return 0
+    removed = 0
+    for sub in present:
+        for root, _, files in os.walk(osp.join(out_dir, sub)):
+            removed += len(files)
+        shutil.rmtree(osp.join(out_dir, sub))
+    os.remove(summary)
+    if removed:
+        print_log(f'{out_dir}: removed {removed} files of the earlier run',
+                  logger='current')
+    return removed
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -268,6 +268,22 @@ def object_texts(num: int,
     return texts
 
 
+def enlargement(shape: Sequence[int], min_side: int) -> int:
+    """Integer factor bringing the shorter side of ``shape`` to ``min_side``.
+
+    Args:
+        shape (Sequence[int]): ``(H, W)``.
+        min_side (int): Wanted shorter side (0: no enlargement).
+
+    Returns:
+        int: ``ceil(min_side / min(H, W))``, at least 1.
+    """
+    short = min(int(shape[0]), int(shape[1]))
+    if min_side <= 0 or short <= 0 or short >= min_side:
+        return 1
+    return -(-int(min_side) // short)
+
+
 def render_deocclusion(image: np.ndarray,
                        modal: np.ndarray,
                        amodal: np.ndarray,
@@ -280,7 +296,8 @@ def render_deocclusion(image: np.ndarray,
                        show_ids: bool = True,
                        visible_alpha: float = 0.45,
                        invisible_alpha: float = 0.3,
-                       stripe: int = 4) -> np.ndarray:
+                       stripe: int = 4,
+                       min_side: int = 0) -> np.ndarray:
     """The de-occlusion picture of one image (see the module docstring).
 
     Args:
@@ -300,13 +317,24 @@ def render_deocclusion(image: np.ndarray,
         visible_alpha (float): Opacity of the visible masks.
         invisible_alpha (float): Opacity of the invisible fill.
         stripe (int): Hatching stripe width.
+        min_side (int): Draw images whose shorter side is below this
+            enlarged by the smallest integer factor that reaches it (nearest
+            neighbour, so pixels stay sharp and labels readable); 0 draws at
+            the original size.
 
     Returns:
-        np.ndarray: ``(H, W, 3)`` uint8 BGR picture.
+        np.ndarray: ``(H * f, W * f, 3)`` uint8 BGR picture, ``f`` = 1
+        unless ``min_side`` enlarged it.
     """
     modal = np.asarray(modal).astype(bool)
     amodal = np.asarray(amodal).astype(bool)
     num = _check(image, [modal, amodal], ['modal', 'amodal'])
+    factor = enlargement(image.shape[:2], min_side)
+    if factor > 1:
+        image = image.repeat(factor, axis=0).repeat(factor, axis=1)
+        modal = modal.repeat(factor, axis=1).repeat(factor, axis=2)
+        amodal = amodal.repeat(factor, axis=1).repeat(factor, axis=2)
+        stripe *= factor
     colours = _colours(colours, num)
     out = image.copy()
     if show_visible:

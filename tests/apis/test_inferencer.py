@@ -7,10 +7,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from det_fixtures import scene_masks
-from mmdeocc.apis import (DeOcclusionInferencer, ImageSkipped, list_images,
-                          read_image, UnreadableImageError)
+
+from mmdeocc.apis import (DeOcclusionInferencer, ImageSkipped,
+                          UnreadableImageError, list_images, read_image)
+from mmdeocc.apis.inferencer import PICTURE_MIN_SIDE
 from mmdeocc.deocclusion import DeOccluder
 from mmdeocc.models import load_pcnet_m
 from mmdeocc.structures import DeOcclusionResult
@@ -57,7 +58,12 @@ def test_masks_from_annotations(given, api_scenes, api_pcnet, tmp_path):
             vis,
             render_deocclusion(image, parsed.modal_masks,
                                parsed.amodal_masks, parsed.order,
-                               record['category_names'], colours))
+                               record['category_names'], colours,
+                               min_side=PICTURE_MIN_SIDE))
+        # small images are drawn enlarged so that labels stay readable
+        factor = -(-PICTURE_MIN_SIDE // min(image.shape[:2]))
+        assert vis.shape[:2] == (image.shape[0] * factor,
+                                 image.shape[1] * factor)
         graph = cv2.imread(str(tmp_path / 'order' / f'{result.name}.png'))
         assert np.array_equal(
             graph, draw_order_graph(parsed.order, record['category_names'],
@@ -101,7 +107,11 @@ def test_image_without_objects(api_scenes, api_pcnet, tmp_path):
     assert record['num_objects'] == 0 and record['order'] == []
     assert DeOcclusionResult.from_dict(record).amodal_masks.shape[0] == 0
     image = read_image(str(path))
-    assert np.array_equal(cv2.imread(result.files['vis']), image)
+    assert np.array_equal(
+        cv2.imread(result.files['vis']),
+        render_deocclusion(image, np.zeros((0, ) + image.shape[:2], bool),
+                           np.zeros((0, ) + image.shape[:2], bool),
+                           min_side=PICTURE_MIN_SIDE))
     assert cv2.imread(result.files['order']) is not None
 
 
@@ -124,7 +134,9 @@ def test_detector_mode_paths_and_arrays(api_detector, api_pcnet, api_scenes,
         assert a.record['amodal_masks'] == b.record['amodal_masks']
         assert a.record['order'] == b.record['order']
         assert all(a.record['deoccluded'])
-        assert b.picture.shape == arrays[0].shape
+        factor = -(-PICTURE_MIN_SIDE // min(arrays[0].shape[:2]))
+        assert b.picture.shape == (arrays[0].shape[0] * factor,
+                                   arrays[0].shape[1] * factor, 3)
     # Only de-occluded detections are drawn, labelled with their indices.
     capped = DeOcclusionInferencer(
         det_config=str(cfg_file), det_checkpoint=str(ckpt),
@@ -142,7 +154,8 @@ def test_detector_mode_paths_and_arrays(api_detector, api_pcnet, api_scenes,
         result.picture,
         render_deocclusion(arrays[0], parsed.modal_masks[keep],
                            parsed.amodal_masks[keep], sub_order, names,
-                           colours, ids=keep.tolist()))
+                           colours, ids=keep.tolist(),
+                           min_side=PICTURE_MIN_SIDE))
     assert np.array_equal(
         result.graph,
         draw_order_graph(sub_order, names, colours, ids=keep.tolist()))
@@ -165,3 +178,24 @@ def test_read_image_and_list_images_errors(tmp_path):
         (tmp_path / name).write_bytes(b'')
     assert [p.split('/')[-1] for p in list_images(str(tmp_path))] == [
         'f1.png', 'f2.png', 'f10.png']
+
+
+def test_reused_out_dir_holds_only_the_new_run(given, api_scenes, tmp_path):
+    from mmdeocc.apis.inferencer import clean_out_dir
+    images = sorted((api_scenes.parent / 'images').iterdir())
+    given([str(p) for p in images], out_dir=str(tmp_path),
+          show_progress=False)
+    assert len(list((tmp_path / 'preds').iterdir())) == len(images)
+    given(str(images[0]), out_dir=str(tmp_path), show_progress=False)
+    assert [p.stem for p in (tmp_path / 'preds').iterdir()] == [
+        images[0].stem
+    ]
+    summary = json.loads((tmp_path / 'summary.json').read_text())
+    assert summary['num_processed'] == 1
+    # a folder with outputs but no summary is not ours: refused
+    foreign = tmp_path / 'foreign'
+    (foreign / 'vis').mkdir(parents=True)
+    (foreign / 'vis' / 'mine.png').write_bytes(b'x')
+    with pytest.raises(FileExistsError, match='no summary.json'):
+        clean_out_dir(str(foreign))
+    assert (foreign / 'vis' / 'mine.png').exists()

@@ -133,3 +133,22 @@ def test_order_graph_cycles_and_empty():
     assert empty.shape[0] > 0 and (empty != 255).any()  # 'no objects'
     with pytest.raises(DrawingInputError, match='square'):
         draw_order_graph(np.zeros((2, 3)))
+
+
+def test_small_images_are_drawn_enlarged():
+    from mmdeocc.visualization.deocclusion_drawing import enlargement
+    image = np.full((40, 60, 3), 200, np.uint8)
+    modal = np.zeros((1, 40, 60), bool)
+    modal[0, 10:20, 10:30] = True
+    amodal = modal.copy()
+    amodal[0, 10:25] = True
+    assert enlargement((40, 60), 100) == 3 and enlargement((40, 60), 0) == 1
+    big = render_deocclusion(image, modal, amodal, min_side=100)
+    assert big.shape == (120, 180, 3)
+    # without hatching and labels the enlarged picture is the small one with
+    # every pixel repeated 3 x 3
+    small = render_deocclusion(image, modal, amodal, show_ids=False,
+                               show_invisible=False)
+    plain = render_deocclusion(image, modal, amodal, show_ids=False,
+                               show_invisible=False, min_side=100)
+    np.testing.assert_array_equal(plain, small.repeat(3, 0).repeat(3, 1))
