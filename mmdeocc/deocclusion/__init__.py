@@ -1,6 +1,7 @@
 """The inference core: batched ordering and amodal completion, geometric
 baselines, content completion, the :class:`DeOccluder` and its one builder,
 and the adapter that de-occludes MMDetection's ``DetDataSample`` outputs."""
+from mmdeocc.models import load_pcnet_c
 from mmdeocc.utils.deprecation import moved_attribute
 from .amodal import completion_amodal, eraser_members
 from .baselines import (area_order, convex_amodal, convex_hull_mask,
@@ -8,8 +9,7 @@ from .baselines import (area_order, convex_amodal, convex_hull_mask,
                         yaxis_order)
 from .builder import (DEOCCLUDER_OPTIONS, build_deoccluder, check_options,
                       keyword_arguments)
-from .content import (ContentCompleter, ContentCompletionError, ContentLayers,
-                      load_pcnet_c)
+from .content import ContentCompleter, ContentCompletionError
 from .crops import crop_union, dilate_square, paste_patches
 from .deoccluder import DeOccluder, DeOcclusionConfigError
 from .det_content import (DetContentError, DetSampleContentCompleter,
@@ -36,8 +36,8 @@ __all__ = [
     'DeOcclusionConfigError', 'DeOccluder', 'build_deoccluder',
     'completion_orders', 'order_from_growth',
     'DeOcclusionInputError', 'Scene',
-    'ContentCompleter', 'ContentCompletionError', 'ContentLayers',
-    'load_pcnet_c', 'RecomposeError', 'SceneRecomposer', 'recompose',
+    'ContentCompleter', 'ContentCompletionError', 'load_pcnet_c',
+    'RecomposeError', 'SceneRecomposer', 'recompose',
     'shift_array', 'DEOCCLUDER_OPTIONS', 'check_options',
     'keyword_arguments', 'NAMED_METHODS', 'NETWORK_METHODS', 'method_pair',
     'ordering_needed', 'DetContentError', 'DetSampleContentCompleter',
@@ -55,7 +55,7 @@ _MOVED = {
     name: 'mmdeocc.structures'
     for name in ('PackedMasks', 'ancestor_matrix', 'ancestors',
                  'drawing_order', 'layers', 'strongly_connected_components',
-                 'touch_radii', 'touching_pairs')
+                 'touch_radii', 'touching_pairs', 'ContentLayers')
 }
 
 

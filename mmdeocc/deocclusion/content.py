@@ -57,9 +57,7 @@ objects without an invisible part are not sent through the network (their
 layer is the image; the reference runs them and gets the same composite up
 to the resize round trip).
 """
-import os
-from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -71,187 +69,22 @@ from mmdeocc.datasets.transforms.pcnet_c_inputs import (INTERPOLATIONS,
                                                         denormalize_rgb,
                                                         normalize_rgb,
                                                         paste_resize_image)
-from mmdeocc.structures import (DeOcclusionResult, decode_rle, encode_rle,
-                                encode_rles)
+from mmdeocc.models import load_pcnet_c
+from mmdeocc.structures import ContentLayers, DeOcclusionResult
+from mmdeocc.structures.content_layers import (ContentCompletionError,
+                                               check_rgb_image)
+from mmdeocc.utils import module_device
 from mmdeocc.utils.validation import check_choice
 from mmdeocc.structures.packed_masks import PackedMasks
 from .crops import crop_union, dilate_square, paste_patches
 from .scene import DeOcclusionInputError, Scene, as_mask_tensor
 
+# ContentLayers, ContentCompletionError (mmdeocc.structures) and load_pcnet_c
+# (mmdeocc.models) are re-exported: they were defined here.
 __all__ = [
     'ContentLayers', 'ContentCompleter', 'ContentCompletionError',
     'load_pcnet_c', 'network_size'
 ]
-
-
-class ContentCompletionError(ValueError):
-    """Invalid input to content completion or an unusable PCNet-C model."""
-
-
-@dataclass
-class ContentLayers:
-    """Content completion of one image: background + one layer per object.
-
-    Attributes:
-        image (np.ndarray): ``(H, W, 3)`` uint8 RGB input.
-        background (np.ndarray): ``(H, W, 3)`` uint8 inpainted background
-            (equal to ``image`` outside ``background_hole``).
-        background_hole (np.ndarray): ``(H, W)`` bool, pixels inpainted.
-        rgb (np.ndarray): ``(N, H, W, 3)`` uint8 colour of each layer
-            (equal to ``image`` outside ``fill_masks[i]``).
-        fill_masks (np.ndarray): ``(N, H, W)`` bool, pixels completed by
-            PCNet-C.
-        alpha (np.ndarray): ``(N, H, W)`` bool layer masks, amodal ∪ modal.
-        modal_masks (np.ndarray): ``(N, H, W)`` bool visible masks.
-        amodal_masks (np.ndarray): ``(N, H, W)`` bool amodal masks as given.
-        background_dilation (int): Square kernel that made
-            ``background_hole`` from the union of the modal masks
-            (re-composition reveals the background of a removed object
-            within the same band).
-        instance_indices (np.ndarray, optional): ``(N,)`` int64 index of
-            each layer's object among the predictions it was made from
-            (detector outputs: only de-occluded instances get a layer);
-            None when the layers are the objects given, in order.
-    """
-    image: np.ndarray
-    background: np.ndarray
-    background_hole: np.ndarray
-    rgb: np.ndarray
-    fill_masks: np.ndarray
-    alpha: np.ndarray
-    modal_masks: np.ndarray
-    amodal_masks: np.ndarray
-    background_dilation: int = 0
-    instance_indices: Optional[np.ndarray] = None
-
-    @property
-    def num_objects(self) -> int:
-        """Number of object layers ``N``."""
-        return int(self.alpha.shape[0])
-
-    def rgba(self, index: int) -> np.ndarray:
-        """Layer ``index`` as an ``(H, W, 4)`` uint8 RGBA image.
-
-        Args:
-            index (int): Object index.
-
-        Returns:
-            np.ndarray: RGB where the alpha mask is set, alpha 255 there and
-            0 elsewhere (RGB 0 too).
-        """
-        if not 0 <= index < self.num_objects:
-            raise IndexError(f'layer {index} out of range for '
-                             f'{self.num_objects} objects')
-        out = np.zeros(self.image.shape[:2] + (4, ), np.uint8)
-        alpha = self.alpha[index]
-        out[alpha, :3] = self.rgb[index][alpha]
-        out[alpha, 3] = 255
-        return out
-
-    def to_dict(self) -> Dict[str, Any]:
-        """A compact, lossless, picklable / JSON-able form without the image.
-
-        Only what differs from the input image is kept: the masks as COCO
-        RLE and the colours of the completed pixels (row-major order within
-        each mask). :meth:`from_dict` with the same image rebuilds the
-        layers exactly.
-
-        Returns:
-            dict: ``height``, ``width``, ``modal_masks`` / ``amodal_masks``
-            / ``fill_masks`` (lists of RLE), ``fill_rgb`` (list of ``(K_i,
-            3)`` uint8 arrays), ``background_hole`` (RLE),
-            ``background_rgb`` (``(M, 3)`` uint8), ``background_dilation``
-            and ``instance_indices`` (list or None).
-        """
-        height, width = self.image.shape[:2]
-        return dict(
-            height=int(height),
-            width=int(width),
-            modal_masks=encode_rles(self.modal_masks),
-            amodal_masks=encode_rles(self.amodal_masks),
-            fill_masks=encode_rles(self.fill_masks),
-            fill_rgb=[
-                self.rgb[i][self.fill_masks[i]].copy()
-                for i in range(self.num_objects)
-            ],
-            background_hole=encode_rle(self.background_hole),
-            background_rgb=self.background[self.background_hole].copy(),
-            background_dilation=int(self.background_dilation),
-            instance_indices=None if self.instance_indices is None else
-            [int(i) for i in self.instance_indices])
-
-    @classmethod
-    def from_dict(cls, image: np.ndarray,
-                  data: Mapping[str, Any]) -> 'ContentLayers':
-        """Rebuild the layers from :meth:`to_dict` and the input image.
-
-        Args:
-            image (np.ndarray): The ``(H, W, 3)`` uint8 RGB input image.
-            data (Mapping): Output of :meth:`to_dict`.
-
-        Returns:
-            ContentLayers: Equal to the layers that were converted.
-
-        Raises:
-            ContentCompletionError: Missing fields or sizes that disagree.
-        """
-        missing = sorted({
-            'height', 'width', 'modal_masks', 'amodal_masks', 'fill_masks',
-            'fill_rgb', 'background_hole', 'background_rgb'
-        } - set(data))
-        if missing:
-            raise ContentCompletionError(
-                f'content layers dict: missing fields {missing}')
-        height, width = int(data['height']), int(data['width'])
-        image = _check_image(image, height, width)
-
-        def masks(key: str) -> np.ndarray:
-            decoded = [decode_rle(rle).astype(bool) for rle in data[key]]
-            for mask in decoded:
-                if mask.shape != (height, width):
-                    raise ContentCompletionError(
-                        f'content layers dict: a mask of {key} is '
-                        f'{mask.shape}, expected {(height, width)}')
-            return np.stack(decoded) if decoded else np.zeros(
-                (0, height, width), bool)
-
-        modal, amodal, fill = (masks(k) for k in ('modal_masks',
-                                                  'amodal_masks',
-                                                  'fill_masks'))
-        if not len(modal) == len(amodal) == len(fill) == len(
-                data['fill_rgb']):
-            raise ContentCompletionError(
-                'content layers dict: modal_masks, amodal_masks, fill_masks '
-                'and fill_rgb differ in length')
-        rgb = np.broadcast_to(image, (len(fill), ) + image.shape).copy()
-        for i, values in enumerate(data['fill_rgb']):
-            values = np.asarray(values, np.uint8).reshape(-1, 3)
-            if len(values) != int(fill[i].sum()):
-                raise ContentCompletionError(
-                    f'content layers dict: fill_rgb[{i}] has {len(values)} '
-                    f'colours for {int(fill[i].sum())} fill pixels')
-            rgb[i][fill[i]] = values
-        hole = decode_rle(data['background_hole']).astype(bool)
-        background = image.copy()
-        values = np.asarray(data['background_rgb'], np.uint8).reshape(-1, 3)
-        if hole.shape != (height, width) or len(values) != int(hole.sum()):
-            raise ContentCompletionError(
-                'content layers dict: background_hole / background_rgb do '
-                'not fit the image')
-        background[hole] = values
-        indices = data.get('instance_indices')
-        return cls(
-            image=image,
-            background=background,
-            background_hole=hole,
-            rgb=rgb,
-            fill_masks=fill,
-            alpha=amodal | modal,
-            modal_masks=modal,
-            amodal_masks=amodal,
-            background_dilation=int(data.get('background_dilation', 0)),
-            instance_indices=None if indices is None else np.asarray(
-                indices, np.int64))
 
 
 def network_size(height: int, width: int, longer: int,
@@ -273,29 +106,6 @@ def network_size(height: int, width: int, longer: int,
         return max(divisor, int(round(length * scale / divisor)) * divisor)
 
     return fit(height), fit(width)
-
-
-def _check_image(image: Any, height: int, width: int) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or \
-            image.shape[2] != 3:
-        shape = getattr(image, 'shape', type(image).__name__)
-        raise ContentCompletionError(
-            f'image: expected an (H, W, 3) uint8 RGB numpy array, got {shape}')
-    if image.dtype != np.uint8:
-        raise ContentCompletionError(
-            f'image: expected dtype uint8 (RGB in [0, 255]), got {image.dtype}'
-        )
-    if image.shape[:2] != (height, width):
-        raise ContentCompletionError(
-            f'image is {image.shape[0]}x{image.shape[1]} but the masks are '
-            f'{height}x{width} (height x width)')
-    return np.ascontiguousarray(image)
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for param in model.parameters():
-        return param.device
-    return torch.device('cpu')
 
 
 def _size_divisor(model: nn.Module) -> int:
@@ -374,7 +184,7 @@ class ContentCompleter:
             raise ContentCompletionError(
                 'enlarge_box and min_side_ratio must be > 0')
         self.device = torch.device(device) if device is not None else \
-            _model_device(model)
+            module_device(model)
         self.model = model.to(self.device).eval()
         self.background_model = None if background_model is None else \
             background_model.to(self.device).eval()
@@ -456,7 +266,7 @@ class ContentCompleter:
                 f'amodal_masks {tuple(amodal.shape)} and modal_masks '
                 f'{tuple(modal.shape)} differ in shape')
         n, height, width = modal.shape
-        image = _check_image(image, height, width)
+        image = check_rgb_image(image, height, width)
         try:
             scene = Scene.build(modal, category_ids, self.enlarge_box,
                                 self.min_side_ratio, 'cpu')
@@ -540,7 +350,7 @@ class ContentCompleter:
             np.ndarray: ``(H, W, 3)`` uint8, ``image`` outside ``hole``.
         """
         hole = np.asarray(hole, dtype=bool)
-        image = _check_image(image, *hole.shape)
+        image = check_rgb_image(image, *hole.shape)
         background = image.copy()
         if not hole.any():
             return background
@@ -629,69 +439,3 @@ class ContentCompleter:
                 'ContentCompleter(image, modal_masks, amodal_masks))')
         return self(image, result.modal_masks, result.amodal_masks,
                     category_ids)
-
-
-def load_pcnet_c(checkpoint: Union[str, 'os.PathLike'],
-                 device: Union[str, torch.device] = 'cpu',
-                 cfg_options: Optional[Mapping[str, Any]] = None,
-                 model_cfg: Optional[Mapping[str, Any]] = None) -> nn.Module:
-    """Build a PCNet-C for inference from a checkpoint (weights-only).
-
-    The model config comes from ``model_cfg`` or from the config text the
-    Runner (or ``tools/convert_official_ckpt.py``) stored in
-    ``meta['cfg']``, read without executing it. The inpainting loss is built
-    without its VGG16 (inference does not need it). Every ``generator.*``
-    tensor must be present and fit; ``discriminator.*`` tensors are loaded
-    when present (converted reference checkpoints have none); the loss
-    modules' tensors are ignored.
-
-    Args:
-        checkpoint (str | PathLike): mmdeocc PCNet-C checkpoint.
-        device (str | torch.device): Device of the returned model.
-        cfg_options (Mapping, optional): Model config overrides
-            (``{'model.use_category': True}``; ``model.`` may be omitted).
-        model_cfg (Mapping, optional): Model config to use instead of the
-            checkpoint's.
-
-    Returns:
-        nn.Module: The :class:`~mmdeocc.models.PCNetC` in eval mode.
-
-    Raises:
-        FileNotFoundError: Missing file.
-        ContentCompletionError: Not a PCNet-C checkpoint, no usable config,
-            or weights that do not fit.
-    """
-    from mmdet.registry import MODELS
-    from mmdeocc.models import PCNetC
-    from mmdeocc.models.checkpoint_io import read_model_checkpoint
-    path, state_dict, model_cfg = read_model_checkpoint(
-        checkpoint, PCNetC, ContentCompletionError, cfg_options, model_cfg)
-    model_cfg['inpainting_loss'] = dict(
-        type='PCNetCInpaintingLoss', perceptual_weight=0.0, style_weight=0.0)
-    model = MODELS.build(model_cfg)
-    for part, required in (('generator', True), ('discriminator', False)):
-        prefix = part + '.'
-        tensors = {
-            key[len(prefix):]: value
-            for key, value in state_dict.items()
-            if isinstance(key, str) and key.startswith(prefix)
-        }
-        if not tensors and not required:
-            continue
-        module = getattr(model, part)
-        expected = module.state_dict()
-        missing = sorted(set(expected) - set(tensors))
-        unexpected = sorted(set(tensors) - set(expected))
-        bad = [
-            f'{prefix}{k}: {tuple(v.shape)} vs {tuple(expected[k].shape)}'
-            for k, v in tensors.items()
-            if k in expected and tuple(v.shape) != tuple(expected[k].shape)
-        ]
-        if missing or unexpected or bad:
-            raise ContentCompletionError(
-                f'checkpoint {path}: the {part} weights do not fit the '
-                f'PCNet-C config (missing {[prefix + k for k in missing][:8]}'
-                f', unexpected {[prefix + k for k in unexpected][:8]}, '
-                f'shapes {bad[:8]})')
-        module.load_state_dict(tensors, strict=True)
-    return model.to(device).eval()

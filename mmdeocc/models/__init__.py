@@ -1,7 +1,9 @@
-"""Models: PCNet-M (UNet) and its checkpoint helpers."""
+"""Models: PCNet-M (UNet), PCNet-C (partial-conv UNet generator, patch
+discriminator and the GAN model) and their checkpoint helpers."""
 from .checkpoint_io import (ConfigTextError, PCNetMCheckpointError,
-                            config_text_for_model, load_pcnet_m,
-                            model_cfg_from_text, save_checkpoint_atomic)
+                            config_text_for_model, load_pcnet_c,
+                            load_pcnet_m, model_cfg_from_text,
+                            save_checkpoint_atomic)
 from .converters import (CheckpointConversionError, detect_reference_kind,
                          mmdeocc_to_reference_pcnet_m,
                          reference_to_mmdeocc_pcnet_m)
@@ -10,18 +12,20 @@ from .unet import UNet, unet_channels
 
 __all__ = [
     'ConfigTextError', 'PCNetMCheckpointError', 'config_text_for_model',
-    'load_pcnet_m', 'model_cfg_from_text', 'save_checkpoint_atomic',
-    'CheckpointConversionError', 'detect_reference_kind',
-    'mmdeocc_to_reference_pcnet_m', 'reference_to_mmdeocc_pcnet_m', 'PCNetM',
-    'UnknownCategoryError', 'UNet', 'unet_channels'
+    'load_pcnet_c', 'load_pcnet_m', 'model_cfg_from_text',
+    'save_checkpoint_atomic', 'CheckpointConversionError',
+    'detect_reference_kind', 'mmdeocc_to_reference_pcnet_m',
+    'reference_to_mmdeocc_pcnet_m', 'PCNetM', 'UnknownCategoryError', 'UNet',
+    'unet_channels'
 ]
 
 # PCNet-C (content completion)
 from .losses import (PCNetCAdversarialLoss, PCNetCInpaintingLoss,  # noqa: E402
                      gan_bce_loss, gram_matrix, total_variation_loss)
 from .partial_conv import PartialConv2d, PartialConvShapeError  # noqa: E402
-from .pcnet_c import (  # noqa: E402
-    PCNetC, PCNetCDiscriminator, PCNetCGenerator, PCNetCInputError)
+from .discriminator import PCNetCDiscriminator  # noqa: E402
+from .pconv_unet import PCNetCGenerator, PCNetCInputError  # noqa: E402
+from .pcnet_c import PCNetC  # noqa: E402
 from .pcnet_c_convert import (PCNetCCheckpointError,  # noqa: E402
                               expand_inpainting_checkpoint,
                               mmdeocc_to_reference_pcnet_c,

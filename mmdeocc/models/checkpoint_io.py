@@ -1,4 +1,4 @@
-"""Loading and saving PCNet-M checkpoints safely.
+"""Loading and saving PCNet-M and PCNet-C checkpoints safely.
 
 mmengine's Runner stores the whole config as text in ``meta['cfg']``.
 Executing that text (``Config.fromstring``) would run arbitrary code from the
@@ -16,9 +16,11 @@ import torch
 from mmengine.config import Config
 
 from mmdet.registry import MODELS
+from mmdeocc.structures.content_layers import ContentCompletionError
 from mmdeocc.utils import UnsafeCheckpointError, safe_torch_load
 from mmdeocc.utils.io import atomic_open
 from .converters import _MAX_NAMED_KEYS, _name_keys
+from .pcnet_c import PCNetC
 from .pcnet_m import PCNetM
 
 
@@ -255,12 +257,11 @@ def read_model_checkpoint(
 ) -> Tuple[str, Mapping[str, Any], Dict[str, Any]]:
     """Read a checkpoint and the config of the model it holds.
 
-    Shared by :func:`load_pcnet_m` and
-    :func:`mmdeocc.deocclusion.load_pcnet_c`: weights-only unpickling, a
-    ``state_dict`` dict, the model config from ``model_cfg`` or from the
-    config text in ``meta['cfg']`` (read without executing it), the
-    ``cfg_options`` overrides, and a model type that is ``base_cls`` or a
-    subclass.
+    Shared by :func:`load_pcnet_m` and :func:`load_pcnet_c`: weights-only
+    unpickling, a ``state_dict`` dict, the model config from ``model_cfg``
+    or from the config text in ``meta['cfg']`` (read without executing it),
+    the ``cfg_options`` overrides, and a model type that is ``base_cls`` or
+    a subclass.
 
     Args:
         checkpoint (str | PathLike): Checkpoint path.
@@ -356,4 +357,67 @@ def load_pcnet_m(checkpoint: Union[str, 'os.PathLike'],
     model = MODELS.build(model_cfg)
     _check_state_dict(model, state_dict, path)
     model.load_state_dict(state_dict, strict=True)
+    return model.to(device).eval()
+
+
+def load_pcnet_c(checkpoint: Union[str, 'os.PathLike'],
+                 device: Union[str, torch.device] = 'cpu',
+                 cfg_options: Optional[Mapping[str, Any]] = None,
+                 model_cfg: Optional[Mapping[str, Any]] = None) -> PCNetC:
+    """Build a PCNet-C for inference from a checkpoint (weights-only).
+
+    The model config comes from ``model_cfg`` or from the config text the
+    Runner (or ``tools/convert_official_ckpt.py``) stored in
+    ``meta['cfg']``, read without executing it. The inpainting loss is built
+    without its VGG16 (inference does not need it). Every ``generator.*``
+    tensor must be present and fit; ``discriminator.*`` tensors are loaded
+    when present (converted reference checkpoints have none); the loss
+    modules' tensors are ignored.
+
+    Args:
+        checkpoint (str | PathLike): mmdeocc PCNet-C checkpoint.
+        device (str | torch.device): Device of the returned model.
+        cfg_options (Mapping, optional): Model config overrides
+            (``{'model.use_category': True}``; ``model.`` may be omitted).
+        model_cfg (Mapping, optional): Model config to use instead of the
+            checkpoint's.
+
+    Returns:
+        PCNetC: The model, in eval mode, on ``device``.
+
+    Raises:
+        FileNotFoundError: Missing file.
+        ContentCompletionError: Not a PCNet-C checkpoint, no usable config,
+            or weights that do not fit.
+    """
+    path, state_dict, model_cfg = read_model_checkpoint(
+        checkpoint, PCNetC, ContentCompletionError, cfg_options, model_cfg)
+    model_cfg['inpainting_loss'] = dict(
+        type='PCNetCInpaintingLoss', perceptual_weight=0.0, style_weight=0.0)
+    model = MODELS.build(model_cfg)
+    for part, required in (('generator', True), ('discriminator', False)):
+        prefix = part + '.'
+        tensors = {
+            key[len(prefix):]: value
+            for key, value in state_dict.items()
+            if isinstance(key, str) and key.startswith(prefix)
+        }
+        if not tensors and not required:
+            continue
+        module = getattr(model, part)
+        expected = module.state_dict()
+        missing = sorted(set(expected) - set(tensors))
+        unexpected = sorted(set(tensors) - set(expected))
+        bad = [
+            f'{prefix}{k}: {tuple(v.shape)} vs {tuple(expected[k].shape)}'
+            for k, v in tensors.items()
+            if k in expected and tuple(v.shape) != tuple(expected[k].shape)
+        ]
+        if missing or unexpected or bad:
+            raise ContentCompletionError(
+                f'checkpoint {path}: the {part} weights do not fit the '
+                f'PCNet-C config (missing {[prefix + k for k in missing][:8]}'
+                f', unexpected {[prefix + k for k in unexpected][:8]}, '
+                f'shapes {bad[:8]})')
+        module.load_state_dict(tensors, strict=True)
     return model.to(device).eval()

@@ -29,7 +29,7 @@ from typing import Dict, Mapping, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .pcnet_c import generator_layer_shapes
+from .pconv_unet import generator_layer_shapes
 
 __all__ = [
     'PCNetCCheckpointError', 'reference_to_mmdeocc_pcnet_c',

@@ -3,6 +3,7 @@ codecs, packed bitmasks, crop geometry, the touch test, the one order algebra
 (order matrices, edges, ground truth, graph layers) and the de-occlusion
 result. The bottom floor: nothing here imports models, datasets or the core.
 """
+from .content_layers import ContentLayers
 from .geometry import (integer_crop_boxes, mask_to_bbox, masks_to_bboxes,
                        square_crop_boxes)
 from .masks import (RLE, SegmentationError, as_bool_mask_array,
@@ -30,5 +31,6 @@ __all__ = [
     'gt_order_from_masks', 'layers', 'occluded_by', 'occlusion_edges',
     'order_from_depth', 'order_from_edges', 'order_to_edges', 'reachability',
     'strongly_connected_components', 'touch_matrix', 'PackedMasks',
-    'DeOcclusionResult', 'ResultFormatError', 'touch_radii', 'touching_pairs'
+    'DeOcclusionResult', 'ResultFormatError', 'touch_radii', 'touching_pairs',
+    'ContentLayers'
 ]

@@ -1,9 +1,10 @@
-"""Utilities: safe (weights-only) checkpoint loading, atomic writing and
-argument checks."""
+"""Utilities: safe (weights-only) checkpoint loading, atomic writing,
+argument checks and the device of a module."""
 from .checkpoint import (SAFE_GLOBALS, CorruptCheckpointError,
                          UnsafeCheckpointError, checkpoint_state_dict,
                          register_safe_checkpoint_loader, safe_torch_load,
                          state_dict_coverage)
+from .device import module_device
 from .io import (atomic_open, atomic_pickle_dump, atomic_write_bytes,
                  atomic_write_json, atomic_write_text)
 from .validation import check_choice
@@ -13,5 +14,6 @@ __all__ = [
     'atomic_write_json', 'atomic_pickle_dump', 'SAFE_GLOBALS',
     'CorruptCheckpointError', 'UnsafeCheckpointError',
     'register_safe_checkpoint_loader', 'safe_torch_load',
-    'checkpoint_state_dict', 'state_dict_coverage', 'check_choice'
+    'checkpoint_state_dict', 'state_dict_coverage', 'check_choice',
+    'module_device'
 ]

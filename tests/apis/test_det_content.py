@@ -17,10 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'engine'))
 
 from det_fixtures import save_pcnet_c, scene_masks  # noqa: E402
 
-from mmdeocc.deocclusion import (ContentLayers, DetContentError,  # noqa: E402
+from mmdeocc.deocclusion import (DetContentError,  # noqa: E402
                                  build_det_sample_content_completer,
                                  build_det_sample_deoccluder, content_options,
                                  dilate_square)
+from mmdeocc.structures import ContentLayers  # noqa: E402
 
 
 @pytest.fixture(scope='module')

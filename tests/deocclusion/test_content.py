@@ -9,7 +9,8 @@ from mmengine.registry import init_default_scope
 
 from mmdet.registry import MODELS
 from mmdeocc.deocclusion import (ContentCompleter, ContentCompletionError,
-                                 crop_union, dilate_square, load_pcnet_c)
+                                 crop_union, dilate_square)
+from mmdeocc.models import load_pcnet_c
 from mmdeocc.models.checkpoint_io import (config_text_for_model,
                                           save_checkpoint_atomic)
 from mmdeocc.structures import (PackedMasks, integer_crop_boxes,

@@ -13,11 +13,11 @@ from mmengine.registry import init_default_scope
 
 from deocc_helpers import random_pcnet
 from mmdet.registry import MODELS
-from mmdeocc.deocclusion import (ContentLayers, RecomposeError,
-                                 SceneRecomposer, recompose, shift_array)
+from mmdeocc.deocclusion import (RecomposeError, SceneRecomposer, recompose,
+                                 shift_array)
 from mmdeocc.models.checkpoint_io import (config_text_for_model,
                                           save_checkpoint_atomic)
-from mmdeocc.structures import decode_rle
+from mmdeocc.structures import ContentLayers, decode_rle
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools'))

@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 
 from mmdet.registry import DATASETS
 from mmdeocc.datasets.transforms.pcnet_c_inputs import IMAGENET_STD
-from mmdeocc.deocclusion import load_pcnet_c
+from mmdeocc.models import load_pcnet_c
 
 ROOT = Path(__file__).resolve().parents[2]
 CKPT = ROOT / 'checkpoints/pcnet_c_w025_coco128.pth'

@@ -19,8 +19,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 from mmdet.registry import DATASETS, MODELS
-from mmdeocc.deocclusion import load_pcnet_c
-from mmdeocc.models import PCNetCGenerator, mmdeocc_to_reference_pcnet_c
+from mmdeocc.models import (PCNetCGenerator, load_pcnet_c,
+                            mmdeocc_to_reference_pcnet_c)
 from mmdeocc.utils import safe_torch_load
 
 ROOT = Path(__file__).resolve().parents[2]

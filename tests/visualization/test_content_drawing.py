@@ -3,7 +3,7 @@ tile per completed object, outlined in the object's colour."""
 import numpy as np
 import pytest
 
-from mmdeocc.deocclusion import ContentLayers
+from mmdeocc.structures import ContentLayers
 from mmdeocc.visualization import (DrawingInputError, checkerboard,
                                    object_colours, render_content_layers)
 from mmdeocc.visualization.content_drawing import CAPTION, GAP

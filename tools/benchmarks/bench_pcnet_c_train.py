@@ -132,7 +132,7 @@ def main(argv=None) -> None:
     cfg = Config.fromfile(args.config)
     trained = None
     if args.checkpoint is not None:
-        from mmdeocc.deocclusion import load_pcnet_c
+        from mmdeocc.models import load_pcnet_c
         trained = load_pcnet_c(args.checkpoint)
     if args.size is None:
         args.size = trained.in_size if trained is not None else 128
