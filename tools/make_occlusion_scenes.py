@@ -2,7 +2,7 @@
 
 Silhouettes (``<class>-<n>.gif|png``) are composited at random positions,
 scales, rotations and depth orders (rules: ``mmdeocc/datasets/
-occlusion_scenes.py``). Output: ``OUT/images/*.png`` and
+synthesis/scene.py``). Output: ``OUT/images/*.png`` and
 ``OUT/annotations.json`` in the project's amodal COCO format (default) or
 the COCOA format. Deterministic under ``--seed``.
 
@@ -37,7 +37,7 @@ import torch
 # Make the repository importable when run as `python tools/...` from a clone.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmdeocc.datasets.occlusion_scenes import (  # noqa: E402
+from mmdeocc.datasets.synthesis import (  # noqa: E402
     FORMATS, OCCLUSION_LEVELS, TextureBank, generate_scenes, load_shapes)
 
 

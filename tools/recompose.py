@@ -170,7 +170,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmdeocc.deocclusion import (ContentCompleter, ContentCompletionError,
                                      DeOcclusionConfigError, RecomposeError,
                                      SceneRecomposer, build_deoccluder,
-                                     load_pcnet_c, recompose)
+                                     recompose)
+    from mmdeocc.models import load_pcnet_c
 
     image = mmcv.imread(args.image, channel_order='rgb')
     if image is None:

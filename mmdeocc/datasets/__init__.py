@@ -8,7 +8,7 @@ from .coco import load_amodal_coco, load_coco_modal
 from .cocoa import load_cocoa
 from .formats import READERS, load_annotations
 from .kins import detect_kins_release, load_kins
-from . import occlusion_scenes  # noqa: F401  (synthetic occlusion scenes)
+from . import synthesis  # noqa: F401  (synthetic occlusion scenes)
 from .mask_cache import TightMaskCache
 from .pcnet_instance_dataset import PCNetInstanceDataset
 from .samplers import InfiniteRoundSampler

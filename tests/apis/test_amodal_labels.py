@@ -1,7 +1,7 @@
 """Tests of pseudo-amodal label generation (mmdeocc.apis.amodal_labels).
 
 Scenes with exact ground truth are generated from data/shapes/mpeg7
-(:mod:`mmdeocc.datasets.occlusion_scenes`); the label quality is measured
+(:mod:`mmdeocc.datasets.synthesis`); the label quality is measured
 here, independently of the tool's own statistics, from the written files.
 """
 import json
@@ -20,7 +20,7 @@ from mmdeocc.apis.amodal_labels import (AmodalLabelError,
                                         amodal_view, amodal_view_path,
                                         generate_amodal_labels, parts_dir)
 from mmdeocc.datasets import AnnotationFormatError
-from mmdeocc.datasets.occlusion_scenes import generate_scenes, load_shapes
+from mmdeocc.datasets.synthesis import generate_scenes, load_shapes
 from mmdeocc.deocclusion import DeOccluder
 from mmdeocc.evaluation.functional import (amodal_iou_stats,
                                            summarize_amodal_stats)

@@ -10,13 +10,12 @@ from pycocotools.coco import COCO
 
 from mmdeocc.datasets.coco import load_amodal_coco
 from mmdeocc.datasets.cocoa import load_cocoa
-from mmdeocc.datasets.occlusion_scenes import (OCCLUSION_LEVELS, Scene,
-                                               ShapeError, TextureBank,
-                                               compose_modal,
-                                               generate_scenes, load_shapes,
-                                               make_scene, occlusion_edges,
-                                               scene_rng)
+from mmdeocc.datasets.synthesis import (OCCLUSION_LEVELS, ShapeError,
+                                        SyntheticScene, TextureBank,
+                                        compose_modal, generate_scenes,
+                                        load_shapes, make_scene, scene_rng)
 from mmdeocc.structures import decode_rle, gt_order_from_masks
+from mmdeocc.structures.order import occlusion_edges
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -30,7 +29,7 @@ def shapes():
     return load_shapes(SHAPES_DIR)
 
 
-def check_exact(scene: Scene):
+def check_exact(scene: SyntheticScene):
     """modal = amodal minus everything nearer, exactly; image consistent."""
     n = len(scene)
     assert sorted(scene.depth.tolist()) == list(range(n))
@@ -42,7 +41,7 @@ def check_exact(scene: Scene):
         assert scene.modal[k].any()
 
 
-def check_flat_colours(scene: Scene):
+def check_flat_colours(scene: SyntheticScene):
     """Each visible region is one colour, different from its neighbours."""
     img = scene.image.reshape(-1, 3)
     colours = []

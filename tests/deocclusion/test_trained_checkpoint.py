@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmdeocc.datasets.occlusion_scenes import (load_shapes, make_scene,
-                                               scene_rng)
+from mmdeocc.datasets.synthesis import load_shapes, make_scene, scene_rng
 from mmdeocc.deocclusion import DeOccluder
 from mmdeocc.models import load_pcnet_m
 

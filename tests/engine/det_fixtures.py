@@ -30,8 +30,7 @@ def make_scenes(out_dir: Path, num: int = 3, seed: int = 0,
     Returns:
         Path: The annotation file (images in ``out_dir / 'images'``).
     """
-    from mmdeocc.datasets.occlusion_scenes import (generate_scenes,
-                                                   load_shapes)
+    from mmdeocc.datasets.synthesis import generate_scenes, load_shapes
     shapes, categories = load_shapes(str(SHAPES), max_side=96)
     path = generate_scenes(
         shapes, categories, str(out_dir), num, seed=seed, progress=False,

@@ -301,7 +301,7 @@ def test_hook_with_pcnet_c_dumps_content_layers(det_cfg, det_ckpt,
                                                 tmp_path):
     import mmcv
 
-    from mmdeocc.deocclusion import ContentLayers
+    from mmdeocc.structures import ContentLayers
     cfg = copy.deepcopy(det_cfg)
     cfg.work_dir = str(tmp_path)
     cfg.experiment_name = _unique('hook_content')

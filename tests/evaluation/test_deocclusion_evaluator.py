@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 from torch import nn
 
 from mmdeocc.datasets import AmodalCocoDataset, CocoModalDataset
-from mmdeocc.datasets.occlusion_scenes import generate_scenes, load_shapes
+from mmdeocc.datasets.synthesis import generate_scenes, load_shapes
 from mmdeocc.deocclusion import DeOccluder
 from mmdeocc.evaluation import (AMODAL_ROWS, ORDER_ROWS,
                                 DeOcclusionEvalError, DeOcclusionEvaluator,

@@ -18,8 +18,8 @@ from torch import nn
 
 from mmdeocc.apis.amodal_labels import (amodal_view_path,
                                         generate_amodal_labels, parts_dir)
-from mmdeocc.datasets.occlusion_scenes import (generate_scenes, load_shapes,
-                                               shape_categories)
+from mmdeocc.datasets.synthesis import (generate_scenes, load_shapes,
+                                        shape_categories)
 from mmdeocc.deocclusion import DeOccluder
 from mmdeocc.models import (PCNetM, config_text_for_model, load_pcnet_m,
                             save_checkpoint_atomic)

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmdeocc.datasets.occlusion_scenes import (load_shapes, make_scene,
-                                               scene_rng)
+from mmdeocc.datasets.synthesis import load_shapes, make_scene, scene_rng
 from mmdeocc.structures import decode_rle
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from mmdeocc.datasets.occlusion_scenes import compose_modal
+from mmdeocc.datasets.synthesis import compose_modal
 from mmdeocc.structures import decode_rle
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')

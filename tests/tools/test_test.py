@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 import torch
 
-from mmdeocc.datasets.occlusion_scenes import generate_scenes, load_shapes
+from mmdeocc.datasets.synthesis import generate_scenes, load_shapes
 from mmdeocc.evaluation import DeOcclusionEvalError
 from mmdeocc.models import (PCNetM, config_text_for_model,
                             save_checkpoint_atomic)

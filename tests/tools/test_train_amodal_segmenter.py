@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from mmdeocc.datasets.occlusion_scenes import generate_scenes, load_shapes
+from mmdeocc.datasets.synthesis import generate_scenes, load_shapes
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
