@@ -1,18 +1,4 @@
-# A small PCNet-C (generator and discriminator at a quarter of the reference
-# width: ~1.6 M + 0.17 M parameters instead of 25.8 M + 2.8 M) trained on the
-# real photos and modal masks of COCO128 with the recipe of
-# configs/pcnet_c_coco128_cpu.py. It is what `checkpoints/pcnet_c_w025_coco128.pth`
-# (the content-completion demo, a few MB) is trained with:
-#   OMP_NUM_THREADS=1 python tools/train.py configs/pcnet_c_w025_coco128_cpu.py
-# (photos read from ../shared/data/coco128_coco_format/train2017 by default;
-# see the base config to point it elsewhere). Timing in docs/results.md.
-_base_ = ['./pcnet_c_coco128_cpu.py']
-model = dict(
-    generator=dict(width=0.25),
-    discriminator=dict(width=0.25))
-# Twice the batch and iterations of the base (a step costs ~0.3 s at batch 4
-# on one CPU thread at this width instead of 2-2.6 s at full width).
-max_iters = 4000
-train_dataloader = dict(batch_size=8)
-train_cfg = dict(max_iters=max_iters)
-default_hooks = dict(checkpoint=dict(interval=1000, max_keep_ckpts=2))
+# Old name of configs/pcnet_c/pcnet-c_pconv-unet-w0.25_1xb8-4k_coco128.py,
+# kept so that existing commands and scripts keep working; the
+# config itself lives there.
+_base_ = ['./pcnet_c/pcnet-c_pconv-unet-w0.25_1xb8-4k_coco128.py']

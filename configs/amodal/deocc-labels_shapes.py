@@ -1,7 +1,7 @@
 # Options of tools/generate_amodal_labels.py for the generated occlusion
 # scenes (MPEG-7 silhouettes) with the PCNet-M of
-# configs/pcnet_m_shapes_cpu.py (width 0.5, 128 x 128 crops, no category
-# encoding; all stored in the checkpoint). Reference thresholds.
+# configs/pcnet_m/pcnet-m_unet-w0.5_1xb16-2k_shapes.py (width 0.5, 128 x 128
+# crops, no category encoding; all stored in the checkpoint). Reference thresholds.
 #
 #   python tools/generate_amodal_labels.py configs/amodal/deocc-labels_shapes.py \
 #       checkpoints/pcnet_m_shapes.pth --format amodal_coco \
