@@ -5,9 +5,17 @@ Importing this package registers every component into MMDetection's registries
 
     custom_imports = dict(imports=['mmdeocc'], allow_failed_imports=False)
 """
-import mmcv
-import mmdet
-import mmengine
+import os
+
+# OpenMP threads that spin while waiting make torch 2x slower on a busy
+# machine (other processes on the cores: 82 s vs 36 s for the same labels,
+# docs/benchmarks.md "Threads"); passive waiting costs ~10 % on an idle one.
+# Only effective when torch is not imported yet; a user's setting wins.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+import mmcv  # noqa: E402
+import mmdet  # noqa: E402
+import mmengine  # noqa: E402
 
 from .version import __version__, parse_version_info, version_info
 

@@ -45,6 +45,8 @@ import os.path as osp
 import sys
 from typing import Any, Dict, List, Optional
 
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # docs/benchmarks.md
+
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_dist_info, init_dist

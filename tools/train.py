@@ -18,6 +18,8 @@ import os
 import os.path as osp
 import sys
 
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # docs/benchmarks.md
+
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
