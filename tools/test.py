@@ -33,10 +33,12 @@ from mmengine.config import Config, DictAction
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmdeocc.evaluation.deocclusion_evaluator import (  # noqa: E402
-    EVAL_METHODS, SUP_ORDERS, DeOcclusionEvalError, evaluate_from_config,
-    format_markdown, parse_methods, save_results)
+    EVAL_METHODS, SUP_ORDERS, DeOcclusionEvalError, parse_methods)
+from mmdeocc.evaluation.from_config import evaluate_from_config  # noqa: E402
 from mmdeocc.evaluation.metrics.occlusion_order_metric import \
     GT_SOURCES  # noqa: E402
+from mmdeocc.evaluation.report import (format_markdown,  # noqa: E402
+                                       save_results)
 
 
 def _methods_arg(value: str) -> List[str]:

@@ -1,10 +1,13 @@
-"""The de-occlusion benchmark: every method on the same images, one table.
+"""The de-occlusion benchmark loop: every method on the same images.
 
-This is the evaluation loop behind ``tools/test.py`` (the paper's protocol,
-METHOD section 4): ground-truth *modal* masks go in, every requested method
-orders the objects and completes their amodal masks, and the results are
-scored against the ground truth in the layout of the paper's Tables 1
-(ordering) and 2 (amodal completion).
+This module's one job is the evaluation loop behind ``tools/test.py`` (the
+paper's protocol, METHOD section 4): ground-truth *modal* masks go in,
+every requested method orders the objects and completes their amodal
+masks, and the results are scored against the ground truth in the layout
+of the paper's Tables 1 (ordering) and 2 (amodal completion). Writing the
+tables and files is :mod:`mmdeocc.evaluation.report`; building the
+dataset, models and evaluator from a config and running it is
+:mod:`mmdeocc.evaluation.from_config`.
 
 Methods (``--methods``) and the rows they produce:
 
@@ -45,19 +48,16 @@ the invisible region. Fully hidden ground-truth objects (empty modal mask)
 are excluded from the amodal scores by default and counted
 (``num_unrecoverable``).
 
-Python use::
+Python use (``records``: canonical image records, or a dataset with
+``get_data_info``)::
 
-    from mmdeocc.evaluation import evaluate_from_config, format_markdown
-    results = evaluate_from_config(
-        'configs/eval/deocc_scenes_unseen.py',
-        'work_dirs/pcnet_m_shapes_cpu/iter_2000.pth',
-        methods=['ours', 'ours_nog', 'raw'])
+    from mmdeocc.evaluation import DeOcclusionEvaluator, format_markdown
+    evaluator = DeOcclusionEvaluator(
+        methods='area,yaxis,convex,raw,convexr')
+    results = evaluator.evaluate(records)
     print(format_markdown(results))
 """
-import json
 import logging
-import math
-import os.path as osp
 import time
 from collections import OrderedDict
 from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
@@ -65,7 +65,6 @@ from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
 
 import numpy as np
 import torch
-from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from torch import nn
@@ -74,12 +73,20 @@ from mmdeocc.deocclusion import (NETWORK_METHODS, ORDER_METHODS, DeOccluder,
                                  DeOcclusionConfigError, build_deoccluder,
                                  method_pair, ordering_needed)
 from mmdeocc.deocclusion.methods import NETWORK_AMODAL_METHODS
-from mmdeocc.utils.io import atomic_write_text
+from mmdeocc.utils.deprecation import moved_attribute
 from mmdeocc.utils.validation import check_choice
 from .functional import amodal_iou_stats, order_accuracy
 from .metrics import (AmodalMaskMetric, GroundTruth, OcclusionOrderMetric,
                       SampleFieldError)
 from .metrics.occlusion_order_metric import GT_SOURCES
+# moved to .report; imported back so the old import path keeps working
+from .report import format_markdown, save_results  # noqa: F401
+
+__all__ = [
+    'AMODAL_ROWS', 'DEFAULT_METHODS', 'EVAL_METHODS', 'ORDER_ROWS',
+    'SUP_ORDERS', 'DeOcclusionEvalError', 'DeOcclusionEvaluator',
+    'parse_methods'
+]
 
 #: Ordering rows in the row order of the paper's Table 1.
 ORDER_ROWS: 'OrderedDict[str, str]' = OrderedDict([
@@ -147,19 +154,6 @@ def parse_methods(methods: Union[str, Iterable[str], None]) -> List[str]:
         raise DeOcclusionEvalError(
             f'no method given; choose from {", ".join(EVAL_METHODS)}')
     return names
-
-
-def _finite_or_none(value: Any) -> Any:
-    """NaN/inf -> None (strict JSON), recursively; numpy scalars -> Python."""
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 class DeOcclusionEvaluator:
@@ -487,261 +481,28 @@ class DeOcclusionEvaluator:
 
 
 # ----------------------------------------------------------------------
-# Output
+# Old import paths (one release)
 # ----------------------------------------------------------------------
-def _fmt(value: Any, digits: int = 2) -> str:
-    """A percentage cell (``-`` when undefined)."""
-    if value is None or (isinstance(value, float) and not math.isfinite(
-            value)):
-        return '-'
-    return f'{value:.{digits}f}'
+#: Names moved to :mod:`mmdeocc.evaluation.from_config`. That module imports
+#: this one, so they cannot be imported back at module level (an import
+#: cycle); they are resolved on first access, with a DeprecationWarning.
+_MOVED = {
+    'build_eval_dataset': 'mmdeocc.evaluation.from_config',
+    'evaluate_from_config': 'mmdeocc.evaluation.from_config',
+    'resolve_device': 'mmdeocc.evaluation.from_config:resolve_eval_device',
+}
 
 
-def format_markdown(results: Mapping[str, Any]) -> str:
-    """The two tables of :meth:`DeOcclusionEvaluator.compute` in Markdown.
+def __getattr__(name: str) -> Any:
+    """Resolve a name moved to :mod:`mmdeocc.evaluation.from_config`.
 
     Args:
-        results (Mapping): Output of :meth:`DeOcclusionEvaluator.compute`
-            (or its JSON form).
+        name (str): The attribute asked for.
 
     Returns:
-        str: Markdown text (also readable as plain text).
+        Any: The moved object (after a DeprecationWarning).
+
+    Raises:
+        AttributeError: ``name`` is not a moved name.
     """
-    data = results.get('dataset', {})
-    settings = results.get('settings', {})
-    name = data.get('name') or 'dataset'
-    lines = [
-        f'## De-occlusion evaluation on {name}', '',
-        f'{data.get("num_images", 0)} images, {data.get("num_objects", 0)} '
-        'objects; ground-truth modal masks in (paper protocol).', ''
-    ]
-    order = results.get('order') or {}
-    if order:
-        first = next(iter(order.values()))
-        gt = settings.get('gt_order', 'masks')
-        lines += [
-            '### Occlusion ordering (Table 1): pairwise accuracy (%)', '',
-            f'Ground-truth order from {gt}; '
-            f'{first.get("num_occluded_pairs", 0)} occluded pairs of '
-            f'{first.get("num_pairs", 0)} pairs.', '',
-            '| Method | Occluded pairs | All pairs |',
-            '|:--|--:|--:|'
-        ]
-        for row in order.values():
-            lines.append(f'| {row["name"]} | {_fmt(row["acc_occluded"])} | '
-                         f'{_fmt(row["acc_all"])} |')
-        lines.append('')
-    amodal = results.get('amodal') or {}
-    if amodal:
-        first = next(iter(amodal.values()))
-        lines += [
-            '### Amodal completion (Table 2): IoU with ground truth (%)', '',
-            f'{first.get("num_objects", 0)} objects '
-            f'({first.get("num_occluded", 0)} occluded; '
-            f'{first.get("num_unrecoverable", 0)} fully hidden objects not '
-            'scored). mIoU = pooled IoU (the paper\'s metric); inst. = mean '
-            'per-instance IoU; occluded = occluded objects only; invisible '
-            '= the invisible region of occluded objects.', '',
-            '| Method | mIoU | mIoU inst. | mIoU occluded | mIoU invisible |',
-            '|:--|--:|--:|--:|--:|'
-        ]
-        for row in amodal.values():
-            lines.append(
-                f'| {row["name"]} | {_fmt(row["miou"])} | '
-                f'{_fmt(row["miou_inst"])} | {_fmt(row["miou_occ"])} | '
-                f'{_fmt(row["miou_inv"])} |')
-        lines.append('')
-    return '\n'.join(lines)
-
-
-def save_results(results: Mapping[str, Any],
-                 json_path: Optional[str] = None,
-                 md_path: Optional[str] = None) -> None:
-    """Write the results as JSON (NaN -> null) and/or Markdown, atomically.
-
-    Args:
-        results (Mapping): Output of :meth:`DeOcclusionEvaluator.compute`.
-        json_path (str, optional): JSON destination.
-        md_path (str, optional): Markdown destination.
-    """
-    if json_path:
-        atomic_write_text(
-            json.dumps(_finite_or_none(dict(results)), indent=2,
-                       allow_nan=False) + '\n', json_path)
-    if md_path:
-        atomic_write_text(format_markdown(results), md_path)
-
-
-# ----------------------------------------------------------------------
-# From a config
-# ----------------------------------------------------------------------
-def resolve_device(device: Optional[Union[str, torch.device]]
-                   ) -> torch.device:
-    """``'auto'``/None -> CUDA when available, else CPU."""
-    if device is None or str(device) == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(device)
-
-
-def _load_model(checkpoint: str, model_cfg: Optional[Mapping[str, Any]],
-                device: torch.device, what: str) -> nn.Module:
-    """Load a PCNet-M (or PCNet-Sup) checkpoint weights-only."""
-    from mmdeocc.models import load_pcnet_m
-    if not osp.isfile(osp.expanduser(str(checkpoint))):
-        raise FileNotFoundError(f'{what} checkpoint {checkpoint} does not '
-                                'exist')
-    return load_pcnet_m(
-        checkpoint,
-        device=device,
-        model_cfg=dict(model_cfg) if model_cfg is not None else None)
-
-
-def build_eval_dataset(cfg: Config) -> Any:
-    """Build ``test_dataloader.dataset`` of a config (fully loaded).
-
-    Args:
-        cfg (Config): The evaluation config.
-
-    Returns:
-        BaseDataset: The dataset (its ``get_data_info(i)`` are canonical
-        records).
-    """
-    from mmdet.registry import DATASETS
-    loader = cfg.get('test_dataloader')
-    dataset_cfg = loader.get('dataset') if loader else None
-    if not dataset_cfg:
-        raise DeOcclusionEvalError(
-            'the config has no test_dataloader.dataset (e.g. '
-            "dict(type='AmodalCocoDataset', ann_file=...))")
-    dataset_cfg = dict(dataset_cfg)
-    dataset_cfg.setdefault('test_mode', True)
-    dataset_cfg.setdefault('pipeline', [])
-    ann_file = dataset_cfg.get('ann_file', '')
-    full = osp.join(dataset_cfg.get('data_root', '') or '', ann_file or '')
-    if ann_file and not osp.isfile(full):
-        raise FileNotFoundError(
-            f'test_dataloader.dataset.ann_file {full} does not exist')
-    dataset = DATASETS.build(dataset_cfg)
-    dataset.full_init()
-    return dataset
-
-
-def evaluate_from_config(cfg: Union[str, Config],
-                         checkpoint: Optional[str] = None,
-                         methods: Union[str, Sequence[str], None] = None,
-                         sup_checkpoint: Optional[str] = None,
-                         gt_order: Optional[str] = None,
-                         sup_order: Optional[str] = None,
-                         batch_size: Optional[int] = None,
-                         fast: Optional[bool] = None,
-                         device: Optional[Union[str, torch.device]] = 'auto',
-                         max_images: Optional[int] = None,
-                         progress: bool = True) -> Dict[str, Any]:
-    """Run the benchmark described by an evaluation config.
-
-    Config keys: ``test_dataloader.dataset`` (an image-level dataset with
-    canonical records, e.g. ``AmodalCocoDataset``, ``KINSAmodalDataset``,
-    ``COCOAmodalDataset``), ``deoccluder`` (DeOccluder options), optional
-    ``model`` / ``sup_model`` (model configs used instead of the configs
-    stored in the checkpoints) and optional ``deocc_eval`` (defaults of
-    ``methods``, ``gt_order``, ``tie_rule``, ``annotation_touching_only``,
-    ``skip_empty_modal``, ``sup_order``, and ``name`` shown in the table
-    header). Arguments given here override the config.
-
-    Args:
-        cfg (str | Config): Config path or object.
-        checkpoint (str, optional): PCNet-M checkpoint (None or ``'none'``
-            when only baselines are evaluated).
-        methods (str | Sequence[str], optional): Methods to evaluate.
-        sup_checkpoint (str, optional): PCNet-Sup checkpoint; adds the
-            ``'sup'`` row.
-        gt_order (str, optional): ``'masks'`` or ``'annotation'``.
-        sup_order (str, optional): Ordering used by PCNet-Sup.
-        batch_size (int, optional): Crops per network call.
-        fast (bool, optional): DeOccluder fast mode.
-        device (str | torch.device, optional): ``'auto'`` (CUDA if
-            available), ``'cpu'``, ``'cuda:0'``, ...
-        max_images (int, optional): Evaluate only the first images.
-        progress (bool): Progress bar.
-
-    Returns:
-        dict: :meth:`DeOcclusionEvaluator.compute` plus ``checkpoint``,
-        ``sup_checkpoint`` and ``config`` entries.
-    """
-    if isinstance(cfg, str):
-        if not osp.isfile(cfg):
-            raise FileNotFoundError(f'config file {cfg} does not exist')
-        cfg_path = cfg
-        cfg = Config.fromfile(cfg)
-    else:
-        cfg_path = getattr(cfg, 'filename', None)
-    eval_cfg = dict(cfg.get('deocc_eval', None) or {})
-    unknown = sorted(
-        set(eval_cfg) - {
-            'methods', 'gt_order', 'tie_rule', 'annotation_touching_only',
-            'skip_empty_modal', 'sup_order', 'name'
-        })
-    if unknown:
-        raise DeOcclusionEvalError(f'unknown deocc_eval keys {unknown}')
-    if methods is None:
-        methods = eval_cfg.get('methods')
-    methods = parse_methods(methods)
-    if checkpoint is not None and str(checkpoint).lower() == 'none':
-        checkpoint = None
-    if sup_checkpoint is not None and 'sup' not in methods:
-        methods.append('sup')
-    needs_model = any(m in NETWORK_METHODS for m in methods) or (
-        'sup' in methods
-        and (sup_order or eval_cfg.get('sup_order', 'ours')) == 'ours')
-    if needs_model and checkpoint is None:
-        net = [m for m in methods if m in NETWORK_METHODS] or ['sup']
-        raise DeOcclusionEvalError(
-            f'methods {", ".join(net)} need a PCNet-M checkpoint; got '
-            "'none' (evaluate only baselines, or pass a checkpoint)")
-    if checkpoint is not None and not osp.isfile(
-            osp.expanduser(str(checkpoint))):
-        raise FileNotFoundError(
-            f'PCNet-M checkpoint {checkpoint} does not exist')
-    if checkpoint is not None and not needs_model:
-        print_log(
-            f'no requested method uses the PCNet-M checkpoint {checkpoint}',
-            logger='current', level=logging.WARNING)
-    dev = resolve_device(device)
-    options = dict(cfg.get('deoccluder', None) or {})
-    options['device'] = dev
-    if batch_size is not None:
-        options['batch_size'] = int(batch_size)
-    if fast is not None:
-        options['fast'] = bool(fast)
-
-    dataset = build_eval_dataset(cfg)
-    model = sup_model = None
-    if checkpoint is not None and needs_model:
-        model = _load_model(checkpoint, cfg.get('model', None), dev,
-                            'PCNet-M')
-    if 'sup' in methods:
-        if sup_checkpoint is None:
-            raise DeOcclusionEvalError(
-                "method 'sup' needs a PCNet-Sup checkpoint (--sup-checkpoint)")
-        sup_model = _load_model(sup_checkpoint, cfg.get('sup_model', None),
-                                dev, 'PCNet-Sup')
-    ds_cfg = cfg.test_dataloader.dataset
-    name = eval_cfg.get('name') or osp.basename(
-        str(ds_cfg.get('ann_file', '') or type(dataset).__name__))
-    evaluator = DeOcclusionEvaluator(
-        methods=methods,
-        model=model,
-        sup_model=sup_model,
-        deoccluder_cfg=options,
-        gt_order=gt_order or eval_cfg.get('gt_order', 'masks'),
-        tie_rule=eval_cfg.get('tie_rule', 'reference'),
-        annotation_touching_only=eval_cfg.get('annotation_touching_only',
-                                              False),
-        skip_empty_modal=eval_cfg.get('skip_empty_modal', True),
-        sup_order=sup_order or eval_cfg.get('sup_order', 'ours'),
-        dataset_name=f'{type(dataset).__name__} ({name})')
-    results = evaluator.evaluate(dataset, max_images, progress)
-    results['config'] = cfg_path
-    results['checkpoint'] = checkpoint
-    results['sup_checkpoint'] = sup_checkpoint
-    return results
+    return moved_attribute(__name__, name, _MOVED)
