@@ -4,7 +4,8 @@ from .amodal_datasets import (AmodalCocoDataset, AmodalImageDataset,
                               COCOAmodalDataset, CocoModalDataset,
                               KINSAmodalDataset)
 from .annotation_utils import AnnotationFormatError, InvalidAnnotationError
-from .coco import load_amodal_coco, load_coco_modal
+from .amodal_coco import amodal_view, amodal_view_path, load_amodal_coco
+from .coco import load_coco_modal
 from .cocoa import load_cocoa
 from .formats import READERS, load_annotations
 from .kins import detect_kins_release, load_kins
@@ -17,6 +18,7 @@ from .transforms import *  # noqa: F401,F403
 
 __all__ = [
     'load_kins', 'load_cocoa', 'load_coco_modal', 'load_amodal_coco',
+    'amodal_view', 'amodal_view_path',
     'load_annotations', 'READERS', 'detect_kins_release',
     'AnnotationFormatError', 'InvalidAnnotationError', 'AmodalImageDataset',
     'KINSAmodalDataset', 'COCOAmodalDataset', 'CocoModalDataset',

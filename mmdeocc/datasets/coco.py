@@ -1,37 +1,54 @@
-"""Readers for per-instance COCO files: plain modal COCO and mmdeocc amodal.
+"""Reader of plain (modal) COCO instances files.
 
-* :func:`load_coco_modal`: any COCO instances file (COCO, LVIS-style, your
-  own). Modal masks only (``amodal_mask=None``); ``iscrowd=1`` annotations
-  are not instances (counted and logged).
-* :func:`load_amodal_coco`: the project's own amodal format
-  (``docs/design.md``): a COCO instances file whose ``segmentation`` /
-  ``bbox`` / ``area`` are modal, plus per annotation ``amodal_segmentation``
-  (RLE or polygons), ``amodal_bbox``, ``amodal_area`` (optional ``depth``,
-  0 = nearest, and ``is_stuff``; crowd annotations need no amodal fields),
-  and per image ``occlusion_edges`` = ``[[occluder_ann_id,
-  occludee_ann_id], ...]`` giving ``gt_order``
-  (images without the key get ``gt_order=None``). An annotation whose modal
-  mask is empty but amodal mask is not is kept as a fully occluded instance
-  (``recoverable=False``).
+:func:`load_coco_modal` reads any COCO instances file (COCO, LVIS-style,
+your own) as modal-only canonical records (``amodal_mask=None``);
+``iscrowd=1`` annotations are not instances (counted and logged).
 
-Both reject KINS and COCOA files with an error naming the field that gives
-them away (a KINS older-release file is COCO-like but its ``segmentation``
-is amodal).
+The per-instance-file machinery (:func:`load_instances_file`,
+:func:`parse_modal_mask`, :func:`coco_instance`) is shared with the reader
+of the project's amodal COCO format, :mod:`mmdeocc.datasets.amodal_coco`,
+which adds the amodal fields. Both reject KINS and COCOA files with an error
+naming the field that gives them away (a KINS older-release file is
+COCO-like but its ``segmentation`` is amodal).
+
+``load_amodal_coco`` moved to :mod:`mmdeocc.datasets.amodal_coco`; it is
+importable from here for one more release.
 """
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from mmdeocc.structures import SegmentationError, segmentation_to_rle
-from .annotation_utils import (AnnotationFormatError, SkipLog, box_has_area,
-                               category_labels, empty_rle, index_images,
-                               iter_instance_annotations, load_json,
-                               log_empty_images, make_instance, make_record,
-                               order_from_edges, require_keys, rle_area)
+from mmdeocc.utils.deprecation import moved_attribute
+from .annotation_utils import (RLE, AnnotationFormatError, SkipLog,
+                               box_has_area, category_labels, empty_rle,
+                               index_images, iter_instance_annotations,
+                               load_json, log_empty_images, make_instance,
+                               make_record, require_keys, rle_area)
+
+__all__ = [
+    'load_coco_modal', 'load_instances_file', 'parse_modal_mask',
+    'coco_instance'
+]
+
+#: ``parse(ann, label, height, width, where, skips)`` -> canonical instance,
+#: or None when the annotation is skipped as invalid.
+AnnotationParser = Callable[[Dict[str, Any], int, int, int, str, SkipLog],
+                            Optional[Dict[str, Any]]]
+#: ``image_order(img, instances, where)`` -> the image's ``gt_order``.
+ImageOrder = Callable[[Dict[str, Any], List[Dict[str, Any]], str], Any]
 
 _KINS_FIELDS = ('inmodal_seg', 'a_segm', 'i_segm')
+_REQUIRED = ('id', 'image_id', 'category_id', 'segmentation', 'bbox')
+
+_MOVED = {'load_amodal_coco': 'mmdeocc.datasets.amodal_coco'}
+
+
+def __getattr__(name: str) -> Any:
+    return moved_attribute(__name__, name, _MOVED)
 
 
 def _check_instances_format(data: Dict[str, Any], path: str,
                             reader: str) -> None:
+    """Refuse COCOA / KINS files and files without the COCO lists."""
     require_keys(data, ('images', 'annotations'), path)
     anns = data['annotations']
     if not isinstance(anns, list):
@@ -53,10 +70,29 @@ def _check_instances_format(data: Dict[str, Any], path: str,
     require_keys(data, ('categories', ), path)
 
 
-def _load_instances_file(path: str, img_prefix: str, on_invalid: str,
-                         amodal: bool
-                         ) -> Tuple[List[Dict[str, Any]], List[Dict]]:
-    reader = 'load_amodal_coco' if amodal else 'load_coco_modal'
+def load_instances_file(path: str,
+                        img_prefix: str,
+                        on_invalid: str,
+                        reader: str,
+                        parse: AnnotationParser,
+                        image_order: Optional[ImageOrder] = None
+                        ) -> Tuple[List[Dict[str, Any]], List[Dict]]:
+    """Read a per-instance COCO-style file into canonical records.
+
+    Args:
+        path (str): The JSON file.
+        img_prefix (str): Directory joined before each ``file_name``.
+        on_invalid (str): ``'skip'`` or ``'raise'`` for invalid annotations.
+        reader (str): Name of the public reader (for error messages).
+        parse (callable): Canonical instance of one annotation (see
+            :data:`AnnotationParser`).
+        image_order (callable, optional): ``gt_order`` of an image from its
+            raw dict and kept instances (None: every ``gt_order`` is None).
+
+    Returns:
+        tuple[list[dict], list[dict]]: Canonical records (order of
+        ``images``, images without instances included) and ``categories``.
+    """
     data = load_json(path)
     _check_instances_format(data, path, reader)
     images = index_images(data, path)
@@ -64,18 +100,10 @@ def _load_instances_file(path: str, img_prefix: str, on_invalid: str,
     cat2label = category_labels(categories, path)
     skips = SkipLog(path, on_invalid)
 
-    required = ('id', 'image_id', 'category_id', 'segmentation', 'bbox')
     per_image: Dict[Any, List[Dict[str, Any]]] = {i: [] for i in images}
     for ann, where, label, h, w in iter_instance_annotations(
-            data, path, images, cat2label, required, skips, unique_ids=True):
-        if amodal:
-            if 'amodal_segmentation' not in ann:
-                raise AnnotationFormatError(
-                    f'{where}: missing field "amodal_segmentation": not an '
-                    'mmdeocc amodal file (plain COCO files are read by '
-                    'load_coco_modal)')
-            require_keys(ann, ('amodal_bbox', ), where)
-        inst = _parse_annotation(ann, label, h, w, where, amodal, skips)
+            data, path, images, cat2label, _REQUIRED, skips, unique_ids=True):
+        inst = parse(ann, label, h, w, where, skips)
         if inst is not None:
             per_image[ann['image_id']].append(inst)
 
@@ -83,42 +111,35 @@ def _load_instances_file(path: str, img_prefix: str, on_invalid: str,
     for img_id, img in images.items():
         instances = per_image[img_id]
         gt_order = None
-        if amodal and 'occlusion_edges' in img:
-            gt_order = _order_from_occlusion_edges(
-                img['occlusion_edges'], instances, f'{path}: image id '
-                f'{img_id}, field "occlusion_edges"')
+        if image_order is not None:
+            gt_order = image_order(img, instances,
+                                   f'{path}: image id {img_id}')
         records.append(make_record(img, instances, gt_order, img_prefix))
     skips.report()
     log_empty_images(path, records)
     return records, categories
 
 
-def _parse_annotation(ann: Dict[str, Any], label: int, height: int,
-                      width: int, where: str, amodal: bool,
-                      skips: SkipLog) -> Any:
-    """Canonical instance of one COCO annotation (None = skipped)."""
-    amodal_rle = None
-    if amodal:
-        try:
-            amodal_rle = segmentation_to_rle(
-                ann['amodal_segmentation'], height, width,
-                f'{where}, field "amodal_segmentation"')
-        except SegmentationError as err:
-            skips.invalid('malformed amodal segmentation', str(err))
-            return None
-        if rle_area(amodal_rle) == 0:
-            skips.invalid(
-                'empty amodal mask',
-                f'{where}, field "amodal_segmentation": empty mask')
-            return None
-        if not box_has_area(ann['amodal_bbox']):
-            skips.invalid(
-                'zero-area amodal box', f'{where}, field "amodal_bbox": '
-                f'zero-area box {ann["amodal_bbox"]}')
-            return None
+def parse_modal_mask(ann: Dict[str, Any], height: int, width: int,
+                     where: str, skips: SkipLog,
+                     allow_empty: bool) -> Optional[RLE]:
+    """The modal mask of an annotation (``segmentation``), validated.
+
+    Args:
+        ann (dict): The annotation.
+        height (int): Image height.
+        width (int): Image width.
+        where (str): Location for messages.
+        skips (SkipLog): Collects invalid annotations.
+        allow_empty (bool): Keep empty masks (fully occluded instances of
+            an amodal file; ``[]`` / None then mean an empty mask).
+
+    Returns:
+        dict | None: The RLE, or None when the annotation is skipped.
+    """
     segm = ann['segmentation']
-    if amodal and segm in ([], None):
-        modal_rle = empty_rle(height, width)  # fully occluded
+    if allow_empty and segm in ([], None):
+        modal_rle = empty_rle(height, width)
     else:
         try:
             modal_rle = segmentation_to_rle(segm, height, width,
@@ -127,7 +148,7 @@ def _parse_annotation(ann: Dict[str, Any], label: int, height: int,
             skips.invalid('malformed segmentation', str(err))
             return None
     modal_area = rle_area(modal_rle)
-    if modal_area == 0 and not amodal:
+    if modal_area == 0 and not allow_empty:
         skips.invalid('empty mask',
                       f'{where}, field "segmentation": empty mask')
         return None
@@ -135,6 +156,25 @@ def _parse_annotation(ann: Dict[str, Any], label: int, height: int,
         skips.invalid('zero-area box',
                       f'{where}, field "bbox": zero-area box {ann["bbox"]}')
         return None
+    return modal_rle
+
+
+def coco_instance(ann: Dict[str, Any],
+                  label: int,
+                  modal_rle: RLE,
+                  amodal_rle: Optional[RLE] = None) -> Dict[str, Any]:
+    """Canonical instance of a COCO annotation from its parsed masks.
+
+    Args:
+        ann (dict): The annotation (``id``, ``category_id``; optional
+            ``depth`` and ``is_stuff`` / ``isStuff``).
+        label (int): 0-based label.
+        modal_rle (dict): Modal mask.
+        amodal_rle (dict, optional): Amodal mask.
+
+    Returns:
+        dict: The canonical instance.
+    """
     extra = {}
     if 'depth' in ann:
         extra['depth'] = ann['depth']
@@ -148,30 +188,13 @@ def _parse_annotation(ann: Dict[str, Any], label: int, height: int,
         **extra)
 
 
-def _order_from_occlusion_edges(edges: Any, instances: List[Dict[str, Any]],
-                                where: str) -> Any:
-    if not isinstance(edges, list):
-        raise AnnotationFormatError(
-            f'{where}: expected a list of [occluder_ann_id, occludee_ann_id]')
-    index = {inst['ann_id']: k for k, inst in enumerate(instances)}
-    pairs = []
-    for edge in edges:
-        if not (isinstance(edge, (list, tuple)) and len(edge) == 2):
-            raise AnnotationFormatError(
-                f'{where}: malformed edge {edge!r}; expected '
-                '[occluder_ann_id, occludee_ann_id]')
-        front, back = edge
-        if front not in index or back not in index:
-            missing = front if front not in index else back
-            raise AnnotationFormatError(
-                f'{where}: edge {edge!r} names annotation id {missing}, '
-                'which is not a kept instance of this image')
-        pairs.append((index[front], index[back]))
-    order, conflicts = order_from_edges(len(instances), pairs, where)
-    if conflicts:
-        raise AnnotationFormatError(
-            f'{where}: contradicting edges (both directions of a pair)')
-    return order
+def _parse_modal_annotation(ann: Dict[str, Any], label: int, height: int,
+                            width: int, where: str,
+                            skips: SkipLog) -> Optional[Dict[str, Any]]:
+    """Canonical modal-only instance of one annotation (None = skipped)."""
+    modal_rle = parse_modal_mask(ann, height, width, where, skips,
+                                 allow_empty=False)
+    return None if modal_rle is None else coco_instance(ann, label, modal_rle)
 
 
 def load_coco_modal(path: str,
@@ -198,28 +221,5 @@ def load_coco_modal(path: str,
         InvalidAnnotationError: Invalid annotation with
             ``on_invalid='raise'``.
     """
-    return _load_instances_file(path, img_prefix, on_invalid, amodal=False)
-
-
-def load_amodal_coco(path: str,
-                     img_prefix: str = '',
-                     on_invalid: str = 'skip'
-                     ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
-    """Read an mmdeocc amodal COCO file into canonical records.
-
-    Args:
-        path (str): The JSON file (format in the module docstring).
-        img_prefix (str): Directory joined before each ``file_name``.
-        on_invalid (str): ``'skip'`` or ``'raise'`` for invalid annotations.
-
-    Returns:
-        tuple[list[dict], list[dict]]: Canonical records and ``categories``.
-
-    Raises:
-        FileNotFoundError: Missing file.
-        AnnotationFormatError: Wrong format, missing ``amodal_segmentation``
-            / ``amodal_bbox``, unknown ids, malformed ``occlusion_edges``.
-        InvalidAnnotationError: Invalid annotation with
-            ``on_invalid='raise'``.
-    """
-    return _load_instances_file(path, img_prefix, on_invalid, amodal=True)
+    return load_instances_file(path, img_prefix, on_invalid,
+                               'load_coco_modal', _parse_modal_annotation)

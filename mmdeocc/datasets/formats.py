@@ -1,7 +1,8 @@
 """One entry point over the annotation readers, selected by a format name."""
 from typing import Any, Callable, Dict, List, Tuple
 
-from .coco import load_amodal_coco, load_coco_modal
+from .amodal_coco import load_amodal_coco
+from .coco import load_coco_modal
 from .cocoa import load_cocoa
 from .kins import load_kins
 

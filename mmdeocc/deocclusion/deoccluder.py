@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from mmdeocc.structures import DeOcclusionResult
 from mmdeocc.structures.order import layers as graph_layers
 from mmdeocc.structures.touch import check_gap_tolerance, touching_pairs
+from mmdeocc.utils.device import module_device
 from mmdeocc.utils.validation import check_choice
 from .amodal import completion_amodal
 from .baselines import (HULL_CONVENTIONS, area_order, convex_hulls,
@@ -23,13 +24,6 @@ from .scene import DeOcclusionInputError, MaskLike, Scene, as_mask_tensor
 
 class DeOcclusionConfigError(ValueError):
     """A :class:`DeOccluder` option is invalid."""
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    """Device of a model's first parameter (CPU for parameter-free ones)."""
-    for param in model.parameters():
-        return param.device
-    return torch.device('cpu')
 
 
 class DeOccluder:
@@ -187,7 +181,7 @@ class DeOccluder:
             if model is not None:
                 model.to(self.device)
         elif model is not None:
-            self.device = _model_device(model)
+            self.device = module_device(model)
         else:
             self.device = torch.device('cpu')
         if model is not None:

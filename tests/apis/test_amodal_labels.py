@@ -7,6 +7,7 @@ here, independently of the tool's own statistics, from the written files.
 import json
 import os
 import os.path as osp
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +18,17 @@ from torch import nn
 from mmdeocc.apis import amodal_labels
 from mmdeocc.apis.amodal_labels import (AmodalLabelError,
                                         LabelPartsMismatchError,
-                                        amodal_view, amodal_view_path,
-                                        generate_amodal_labels, parts_dir)
-from mmdeocc.datasets import AnnotationFormatError
+                                        generate_amodal_labels)
+from mmdeocc.datasets import AnnotationFormatError, amodal_coco
+from mmdeocc.datasets.amodal_coco import amodal_view_path
 from mmdeocc.datasets.synthesis import generate_scenes, load_shapes
 from mmdeocc.deocclusion import DeOccluder
 from mmdeocc.evaluation.functional import (amodal_iou_stats,
                                            summarize_amodal_stats)
 from mmdeocc.models import PCNetM, load_pcnet_m
 from mmdeocc.structures import decode_rle
+from mmdeocc.utils import jobs
+from mmdeocc.utils.jobs import parts_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES = ROOT / 'data' / 'shapes' / 'mpeg7'
@@ -305,26 +308,30 @@ def test_gt_view_of_kins(kins2020_ann, tmp_path):
             [ids[i], ids[j]] for i, j in zip(*np.nonzero(order == 1))]
 
 
-def test_amodal_view_swaps_fields():
-    data = dict(
-        info=dict(a=1), images=[],
-        annotations=[
-            dict(id=1, segmentation=[[0, 0, 1, 0, 1, 1]], bbox=[0, 0, 1, 1],
-                 area=1.0, amodal_segmentation=dict(size=[2, 2], counts='04'),
-                 amodal_bbox=[0, 0, 2, 2], amodal_area=4.0, iscrowd=0),
-            dict(id=2, segmentation=dict(size=[2, 2], counts='04'),
-                 bbox=[0, 0, 2, 2], area=4.0, iscrowd=1)
-        ])
-    view = amodal_view(data)
-    assert view['annotations'][0] == dict(
-        id=1, iscrowd=0, segmentation=dict(size=[2, 2], counts='04'),
-        bbox=[0, 0, 2, 2], area=4.0, modal_segmentation=[[0, 0, 1, 0, 1, 1]],
-        modal_bbox=[0, 0, 1, 1], modal_area=1.0)
-    assert view['annotations'][1] == data['annotations'][1]
-    assert data['info'] == dict(a=1)  # input untouched
-    bad = dict(annotations=[dict(id=7, amodal_segmentation={})])
-    with pytest.raises(AnnotationFormatError, match='id 7.*amodal_bbox'):
-        amodal_view(bad)
+def test_public_names_keep_their_import_path():
+    """Everything in ``__all__`` still comes from amodal_labels (the format
+    and job-runner names are re-exported from their new modules); moved
+    module attributes resolve with a DeprecationWarning."""
+    from mmdeocc import apis
+    for name in amodal_labels.__all__:
+        assert getattr(apis, name) is getattr(amodal_labels, name)
+    assert amodal_labels.amodal_view is amodal_coco.amodal_view
+    assert amodal_labels.amodal_view_path is amodal_coco.amodal_view_path
+    assert amodal_labels.build_label_files is amodal_coco.build_label_files
+    assert amodal_labels.parts_dir is jobs.parts_dir
+    moved = dict(AMODAL_VIEW_SUFFIX=amodal_coco.AMODAL_VIEW_SUFFIX,
+                 GT_ANNOTATION_KEYS=amodal_coco.GT_ANNOTATION_KEYS,
+                 order_to_edges=amodal_coco.occlusion_edges_from_order,
+                 PARTS_FORMAT_VERSION=jobs.PARTS_FORMAT_VERSION,
+                 chunk_path=jobs.chunk_path,
+                 atomic_write_json=jobs.write_job_json)
+    for name, new in moved.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            assert getattr(amodal_labels, name) is new
+        assert [w.category for w in caught] == [DeprecationWarning], name
+    with pytest.raises(AttributeError, match='no attribute'):
+        amodal_labels.no_such_name  # noqa: B018
 
 
 # ----------------------------------------------------------------------

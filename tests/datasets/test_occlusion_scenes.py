@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from mmdeocc.datasets.coco import load_amodal_coco
+from mmdeocc.datasets.amodal_coco import load_amodal_coco
 from mmdeocc.datasets.cocoa import load_cocoa
 from mmdeocc.datasets.synthesis import (OCCLUSION_LEVELS, ShapeError,
                                         SyntheticScene, TextureBank,

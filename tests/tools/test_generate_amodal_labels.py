@@ -16,14 +16,15 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-from mmdeocc.apis.amodal_labels import (amodal_view_path,
-                                        generate_amodal_labels, parts_dir)
+from mmdeocc.apis.amodal_labels import generate_amodal_labels
+from mmdeocc.datasets.amodal_coco import amodal_view_path
 from mmdeocc.datasets.synthesis import (generate_scenes, load_shapes,
                                         shape_categories)
 from mmdeocc.deocclusion import DeOccluder
 from mmdeocc.models import (PCNetM, config_text_for_model, load_pcnet_m,
                             save_checkpoint_atomic)
 from mmdeocc.structures import decode_rle
+from mmdeocc.utils.jobs import parts_dir
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 

@@ -58,7 +58,8 @@ sys.path.insert(0, ROOT)
 sys.path.append(osp.join(ROOT, 'tools'))  # generate_amodal_labels
 
 from mmdeocc.apis.amodal_labels import (  # noqa: E402
-    LABEL_METHODS, NETWORK_METHODS, amodal_view_path, generate_amodal_labels)
+    LABEL_METHODS, NETWORK_METHODS, generate_amodal_labels)
+from mmdeocc.datasets.amodal_coco import amodal_view_path  # noqa: E402
 
 DEFAULT_CONFIG = osp.join(
     'configs', 'amodal', 'mask-rcnn_r18_tiny_scenes-ft-pseudo-amodal_cpu.py')
