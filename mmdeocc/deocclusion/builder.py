@@ -114,5 +114,7 @@ def build_deoccluder(cfg: Mapping[str, Any]) -> DeOccluder:
             model_cfg=dict(model) if model is not None else None)
     elif isinstance(model, Mapping):
         model = MODELS.build(dict(model))
-    check_options(cfg, DEOCCLUDER_OPTIONS, 'deoccluder config keys')
+    # the build keys were popped above; listed as valid in the message
+    check_options(cfg, DEOCCLUDER_OPTIONS | BUILD_KEYS,
+                  'deoccluder config keys')
     return DeOccluder(model=model, **cfg)
