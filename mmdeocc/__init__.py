@@ -1,4 +1,5 @@
-"""mmdeocc: self-supervised scene de-occlusion (PCNet-M / PCNet-C) for MMDetection 3.x.
+"""mmdeocc: self-supervised scene de-occlusion (PCNet-M / PCNet-C) for
+MMDetection 3.x.
 
 Importing this package registers every component into MMDetection's registries
 (``default_scope='mmdet'``), so a config only needs::

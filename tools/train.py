@@ -3,7 +3,7 @@
 Examples::
 
     python tools/train.py configs/pcnet_m_coco128_cpu.py
-    python tools/train.py configs/pcnet_m_kins.py --work-dir work_dirs/kins --amp
+    python tools/train.py configs/pcnet_m_kins.py --work-dir work_dirs/k --amp
     python tools/train.py configs/pcnet_m_kins.py --resume          # latest
     bash tools/dist_train.sh configs/pcnet_m_kins.py 8              # 8 GPUs
 

@@ -26,7 +26,8 @@ stem; ``array_000000`` ... for arrays):
   ``deoccluded``, ``occlusion_edges`` (``[occluder, occludee]`` pairs) and,
   with ``masks_from``, ``ann_ids``. ``DeOcclusionResult.from_dict`` reads
   it back;
-- with ``pcnet_c`` (content completion, :mod:`mmdeocc.deocclusion.det_content`):
+- with ``pcnet_c`` (content completion,
+  :mod:`mmdeocc.deocclusion.det_content`):
   ``content/<name>.png`` (input, inpainted background and every completed
   object: :func:`mmdeocc.visualization.render_content_layers`),
   ``content/<name>/background.png`` and ``content/<name>/object_<id>.png``
@@ -728,7 +729,6 @@ class DeOcclusionInferencer:
         if not return_vis:
             result.picture = result.graph = None
         return result
-
 
     def _write_content(self, sample, record, result, out_dir, name) -> None:
         """Write the content pictures and layers of one image; list them in

@@ -39,7 +39,7 @@ from typing import (Any, Dict, Iterable, Iterator, List, Optional, Sequence,
 import numpy as np
 from mmengine.logging import print_log
 
-from mmdeocc.structures.masks import (RLE, empty_rle, rle_area, rle_bbox,
+from mmdeocc.structures.masks import (RLE, rle_area, rle_bbox,
                                       rle_intersection_area, rle_to_json)
 from mmdeocc.structures.order import order_from_edges as _order_from_edges
 from mmdeocc.utils.validation import check_choice

@@ -93,9 +93,9 @@ class PCNetInstanceDataset(BaseDataset):
     Determinism: with ``seed`` set, sample ``idx`` uses a PCG64 generator
     whose state is a hash of ``(seed, round, i)`` (:meth:`sample_rng`),
     where ``i = idx % N`` and ``round = idx // N + epoch`` (``epoch`` from
-    :meth:`set_epoch`, default 0). It is a pure function of ``(seed, round, i)``, so the same
-    tensors come out whatever the number of workers or the order of
-    requests. With a plain sampler (indices < N) every pass over the data
+    :meth:`set_epoch`, default 0). It is a pure function of
+    ``(seed, round, i)``, so the same tensors come out whatever the number
+    of workers or the order of requests. With a plain sampler (indices < N) every pass over the data
     repeats the same draws; use ``InfiniteRoundSampler`` (it yields
     ``round * N + i``) or call :meth:`set_epoch` for fresh draws per pass.
     With ``seed=None`` each item seeds its generator from numpy's global
@@ -224,8 +224,9 @@ class PCNetInstanceDataset(BaseDataset):
             ``img_path``, ``height``, ``width``, ``ann_id``,
             ``category_id``, ``bbox_label``, ``bbox`` (modal ``[x, y, w,
             h]`` of the crop rule: the reader's ``modal_bbox``), ``mask_box``
-            (the mask's tight box, ints, where it is stored), ``crop_square`` (``(cx, cy, side)`` of
-            the crop rule) and ``counts`` (compressed RLE bytes).
+            (the mask's tight box, ints, where it is stored),
+            ``crop_square`` (``(cx, cy, side)`` of the crop rule) and
+            ``counts`` (compressed RLE bytes).
         """
         records = self._load_records()
         if 'classes' not in self._metainfo and self.categories:

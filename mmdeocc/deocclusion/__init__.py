@@ -10,7 +10,6 @@ from .baselines import (area_order, convex_amodal, convex_hull_mask,
 from .builder import (DEOCCLUDER_OPTIONS, build_deoccluder, check_options,
                       keyword_arguments)
 from .content import ContentCompleter, ContentCompletionError
-from .crops import crop_union, dilate_square, paste_patches
 from .deoccluder import DeOccluder, DeOcclusionConfigError
 from .det_content import (DetContentError, DetSampleContentCompleter,
                           build_det_sample_content_completer, content_options,
@@ -31,8 +30,7 @@ from .scene import DeOcclusionInputError, Scene
 __all__ = [
     'completion_amodal', 'eraser_members', 'area_order', 'convex_amodal',
     'convex_hull_mask', 'convex_hulls', 'convex_order', 'convexr_amodal',
-    'raw_amodal', 'yaxis_order', 'crop_union', 'dilate_square',
-    'paste_patches', 'AMODAL_METHODS', 'ORDER_METHODS',
+    'raw_amodal', 'yaxis_order', 'AMODAL_METHODS', 'ORDER_METHODS',
     'DeOcclusionConfigError', 'DeOccluder', 'build_deoccluder',
     'completion_orders', 'order_from_growth',
     'DeOcclusionInputError', 'Scene',
@@ -55,7 +53,8 @@ _MOVED = {
     name: 'mmdeocc.structures'
     for name in ('PackedMasks', 'ancestor_matrix', 'ancestors',
                  'drawing_order', 'layers', 'strongly_connected_components',
-                 'touch_radii', 'touching_pairs', 'ContentLayers')
+                 'touch_radii', 'touching_pairs', 'ContentLayers',
+                 'crop_union', 'dilate_square', 'paste_patches')
 }
 
 

@@ -31,9 +31,9 @@ from typing import List, Optional, Sequence
 import torch
 from torch import Tensor
 
+from mmdeocc.structures.image_ops import paste_patches
 from mmdeocc.structures.order import OrderLike, ancestor_matrix
 from .completion import CompletionJobs, Predictor, run_completion
-from .crops import paste_patches
 from .scene import Scene
 
 ERASER_METHODS = ('og', 'nog')

@@ -14,8 +14,8 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from mmdeocc.structures.image_ops import crop_union, dilate_square
 from mmdeocc.structures.packed_masks import PackedMasks
-from .crops import crop_union, dilate_square
 
 # predict(modal_in (B,S,S) bool, eraser (B,S,S) bool, category_ids (B,) or
 # None) -> (B,S,S) float foreground probability.

@@ -8,7 +8,7 @@ For every object i with a non-empty invisible part (amodal minus modal):
    (:func:`~mmdeocc.datasets.transforms.pcnet_c_inputs.crop_resize_image`,
    the helper PCNet-C's training data uses), ImageNet-normalise;
 2. crop modal and amodal masks in the same window (bilinear then ``> 0.5``,
-   exact, :func:`~mmdeocc.deocclusion.crops.crop_union`);
+   exact, :func:`~mmdeocc.structures.image_ops.crop_union`);
    ``hole = dilate(amodal minus modal, hole_dilation x hole_dilation)``
    (5 x 5 in the reference);
 3. run PCNet-C on ``[rgb * (1 - hole), modal * category]``; composite
@@ -21,7 +21,7 @@ For every object i with a non-empty invisible part (amodal minus modal):
 Fill mask (the only pixels of a layer that may differ from the image):
 ``F_i = (paste(hole) ∪ (amodal_i minus modal_i)) ∩ window_i``, where
 ``paste`` resizes the ``S x S`` hole back to the window (bilinear,
-``> 0.5``, :func:`~mmdeocc.deocclusion.crops.paste_patches`). With
+``> 0.5``, :func:`~mmdeocc.structures.image_ops.paste_patches`). With
 ``keep_visible=True`` (the default) ``F_i`` further excludes ``modal_i``.
 
 About the dilation (``keep_visible``): the network's hole is dilated, as in
@@ -64,19 +64,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmdeocc.datasets.transforms.pcnet_c_inputs import (INTERPOLATIONS,
-                                                        crop_resize_image,
-                                                        denormalize_rgb,
-                                                        normalize_rgb,
-                                                        paste_resize_image)
 from mmdeocc.models import load_pcnet_c
 from mmdeocc.structures import ContentLayers, DeOcclusionResult
 from mmdeocc.structures.content_layers import (ContentCompletionError,
                                                check_rgb_image)
+from mmdeocc.structures.image_ops import (INTERPOLATIONS, crop_resize_image,
+                                          crop_union, denormalize_rgb,
+                                          dilate_square, normalize_rgb,
+                                          paste_patches, paste_resize_image)
+from mmdeocc.structures.packed_masks import PackedMasks
 from mmdeocc.utils import module_device
 from mmdeocc.utils.validation import check_choice
-from mmdeocc.structures.packed_masks import PackedMasks
-from .crops import crop_union, dilate_square, paste_patches
 from .scene import DeOcclusionInputError, Scene, as_mask_tensor
 
 # ContentLayers, ContentCompletionError (mmdeocc.structures) and load_pcnet_c

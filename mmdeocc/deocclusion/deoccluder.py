@@ -1,7 +1,7 @@
 """The one inference core every entry point uses: :class:`DeOccluder`."""
 import contextlib
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -125,7 +125,8 @@ class DeOccluder:
         check_choice('amodal_method', amodal_method, AMODAL_METHODS,
                      DeOcclusionConfigError)
         needs_model = (
-            order_method in NETWORK_ORDER_METHODS or amodal_method in NETWORK_AMODAL_METHODS)
+            order_method in NETWORK_ORDER_METHODS
+            or amodal_method in NETWORK_AMODAL_METHODS)
         if needs_model and model is None:
             raise DeOcclusionConfigError(
                 f'order_method={order_method!r} / amodal_method='

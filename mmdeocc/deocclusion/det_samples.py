@@ -454,8 +454,9 @@ def deoccluder_options(deoccluder: Optional[Mapping[str, Any]] = None,
     check_options(
         cfg, DEOCCLUDER_OPTIONS, 'deoccluder options',
         DetDeOcclusionConfigError,
-        reserved=dict.fromkeys(('model', 'checkpoint', 'cfg_options'),
-                               'give the PCNet-M checkpoint as pcnet_m=<path>'))
+        reserved=dict.fromkeys(
+            ('model', 'checkpoint', 'cfg_options'),
+            'give the PCNet-M checkpoint as pcnet_m=<path>'))
     cfg['gap_tolerance'] = _resolve_gap_tolerance(gap_tolerance, cfg,
                                                   predicted_masks)
     cfg.setdefault('amodal_union_visible', USER_AMODAL_UNION_VISIBLE)

@@ -35,9 +35,9 @@ from typing import Iterable, List, Optional, Sequence, Set, Tuple
 import numpy as np
 import torch
 
+from mmdeocc.structures.image_ops import dilate_square
 from mmdeocc.structures.order import OrderLike, drawing_order
 from .content import ContentLayers
-from .crops import dilate_square
 
 __all__ = ['SceneRecomposer', 'RecomposeError', 'recompose', 'shift_array']
 

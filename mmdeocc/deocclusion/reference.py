@@ -6,11 +6,11 @@ per crop, Python loops everywhere. It exists only to prove that the batched
 core (:class:`mmdeocc.deocclusion.DeOccluder`) computes exactly the same
 thing, and to measure what batching buys. Do not use it in entry points.
 
-Resampling follows the conventions documented in :mod:`.crops`, written here
-as explicit interpolation matrices: a bilinear resize ``src -> dst`` of an
-image ``I`` is ``R I R^T`` with ``R[d, s]`` the integer tap weight of source
-``s`` for output ``d`` (denominator ``2 * dst``), so ``> 0.5`` is an exact
-integer comparison.
+Resampling follows the conventions documented in
+:mod:`mmdeocc.structures.image_ops`, written here as explicit interpolation
+matrices: a bilinear resize ``src -> dst`` of an image ``I`` is ``R I R^T``
+with ``R[d, s]`` the integer tap weight of source ``s`` for output ``d``
+(denominator ``2 * dst``), so ``> 0.5`` is an exact integer comparison.
 """
 from typing import List, Optional, Sequence, Union
 

@@ -13,7 +13,7 @@ evaluation, which sums the whole matrix and halves both the numerator and the
 denominator. For antisymmetric matrices the accuracy equals the accuracy over
 unordered pairs and the unordered pair count is half the ordered one.
 """
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Union
 
 import numpy as np
 import pycocotools.mask as mask_utils

@@ -39,7 +39,6 @@ def __getattr__(name: str) -> Any:
     return moved_attribute(__name__, name, _MOVED)
 
 
-
 def _set_requires_grad(module: nn.Module, flag: bool) -> None:
     for param in module.parameters():
         param.requires_grad_(flag)

@@ -272,4 +272,3 @@ def check_unet_input(x: torch.Tensor, in_channels: int) -> None:
     if not x.is_floating_point():
         raise ValueError(f'UNet input must be a floating tensor, got '
                          f'{x.dtype}')
-

@@ -82,7 +82,6 @@ def as_order_matrix(order: OrderLike, name: str = 'order',
     return arr.astype(np.int8, copy=False)
 
 
-
 # ----------------------------------------------------------------------
 # Order matrix <-> edges
 # ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ layer at the top, so arrows mostly point down. Arrows between nodes of the
 same layer (members of an occlusion cycle) and arrows that skip layers are
 drawn as arcs.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np

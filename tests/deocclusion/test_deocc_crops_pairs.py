@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmdeocc.deocclusion import crop_union, dilate_square, paste_patches
+from mmdeocc.structures.image_ops import (crop_union, dilate_square,
+                                          paste_patches)
 from mmdeocc.structures import PackedMasks, touch_radii, touching_pairs
 from mmdeocc.structures.packed_masks import extract_bits
 

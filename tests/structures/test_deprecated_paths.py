@@ -14,6 +14,7 @@ import mmdeocc.structures as structures
     ('mmdeocc.deocclusion.pairs', 'mmdeocc.structures.touch'),
     ('mmdeocc.deocclusion.graph', 'mmdeocc.structures.order'),
     ('mmdeocc.datasets.occlusion_scenes', 'mmdeocc.datasets.synthesis'),
+    ('mmdeocc.deocclusion.crops', 'mmdeocc.structures.image_ops'),
 ])
 def test_old_module_warns_and_reexports(old, new):
     sys.modules.pop(old, None)

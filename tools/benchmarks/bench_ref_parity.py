@@ -206,8 +206,8 @@ def run_mmdeocc(model: PCNetM, modal: np.ndarray, input_size: int,
     out = {'order_ours': result.order, 'amodal_og': result.amodal_masks,
            'amodal_nog': nog}
     for kind in ('area', 'yaxis', 'convex'):
-        out['order_' + kind] = DeOccluder(order_method=kind,
-                                           amodal_method='raw').order(masks)
+        out['order_' + kind] = DeOccluder(
+            order_method=kind, amodal_method='raw').order(masks)
     geometric = DeOccluder(order_method='convex', amodal_method='convexr')
     out['amodal_convexr'] = geometric.amodal(masks, out['order_convex'])
     out['amodal_convex'] = DeOccluder(

@@ -92,7 +92,8 @@ def import_reference_data(ref_src: str) -> Any:
     sys.modules['ref_datasets'] = package
     for name in ('reader', 'partial_comp_dataset'):
         spec = importlib.util.spec_from_file_location(
-            f'ref_datasets.{name}', osp.join(ref_src, 'datasets', f'{name}.py'))
+            f'ref_datasets.{name}',
+            osp.join(ref_src, 'datasets', f'{name}.py'))
         module = importlib.util.module_from_spec(spec)
         sys.modules[f'ref_datasets.{name}'] = module
         spec.loader.exec_module(module)

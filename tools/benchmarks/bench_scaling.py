@@ -173,8 +173,9 @@ def draw(rows: Sequence[Dict[str, Any]], baseline: Dict[str, Any],
                ('amodal/ours', 'amodal/convexr', 'OG amodal mIoU (%)'))
     runs = sorted({r['run'] for r in rows})
     for r_index, (key, base_key, label) in enumerate(metrics):
-        for c_index, (x_key, x_label) in enumerate(
-                (('samples', 'training samples'), ('hours', 'training hours'))):
+        x_axes = (('samples', 'training samples'),
+                  ('hours', 'training hours'))
+        for c_index, (x_key, x_label) in enumerate(x_axes):
             ax = axes[r_index, c_index]
             for run in runs:
                 pts = sorted((r[x_key], r[key]) for r in rows

@@ -12,9 +12,9 @@ Two transforms follow it:
   PCNetC` training sample.
 
 The image helpers (:func:`crop_resize_image`, :func:`paste_resize_image`,
-:func:`normalize_rgb`, :func:`denormalize_rgb`) are shared with content
-completion at inference (:mod:`mmdeocc.deocclusion.content`), so training
-and inference crop RGB identically.
+:func:`normalize_rgb`, :func:`denormalize_rgb`) live in
+:mod:`mmdeocc.structures.image_ops`, shared with content completion at
+inference, so training and inference crop RGB identically.
 
 Pixel convention of the RGB crop: output pixel ``d`` of ``S`` samples the
 window ``[x0, x0 + side)`` at ``x0 + (d + 0.5) * side / S - 0.5`` (half-pixel
@@ -23,16 +23,19 @@ core), with zero (black) outside the image. The nearest-neighbour mask crop
 of ``SurrogateOcclusion`` samples ``x0 + floor(d * side / S)``: the same
 window, offset by less than half an output pixel.
 """
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence
 
-import cv2
 import mmcv
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
+from mmdet.registry import TRANSFORMS
 from mmengine.fileio import get
 
-from mmdet.registry import TRANSFORMS
+from mmdeocc.structures.image_ops import (IMAGENET_MEAN, IMAGENET_STD,
+                                          INTERPOLATIONS, crop_resize_image,
+                                          denormalize_rgb, normalize_rgb,
+                                          paste_resize_image)
 from mmdeocc.utils.validation import check_choice
 
 __all__ = [
@@ -41,119 +44,9 @@ __all__ = [
     'LoadPCNetCImageCrop', 'PackPCNetCInputs', 'PCNetCSampleError'
 ]
 
-#: ImageNet statistics of RGB in [0, 255] (the PCNet-C input space).
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255.0
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32) * 255.0
-INTERPOLATIONS = {'bilinear': cv2.INTER_LINEAR, 'bicubic': cv2.INTER_CUBIC}
-
 
 class PCNetCSampleError(ValueError):
     """A PCNet-C training sample cannot be built from the results dict."""
-
-
-def _interpolation(name: str) -> int:
-    check_choice('interpolation', name, sorted(INTERPOLATIONS))
-    return INTERPOLATIONS[name]
-
-
-def crop_resize_image(image: np.ndarray,
-                      window: Sequence[int],
-                      size: int,
-                      flip: bool = False,
-                      interpolation: str = 'bicubic') -> np.ndarray:
-    """Crop a square window of an image (zero outside it) and resize it.
-
-    One affine resampling (``cv2.warpAffine``), so the cost is ``O(size^2)``
-    whatever the window side: output pixel ``(u, v)`` samples the image at
-    ``(x0 + (u + 0.5) * side / size - 0.5, y0 + (v + 0.5) * side / size -
-    0.5)``; taps outside the image read 0. No anti-aliasing (as
-    ``cv2.resize`` with the same interpolation).
-
-    Args:
-        image (np.ndarray): ``(H, W, C)`` (or ``(H, W)``) uint8 or float32.
-        window (Sequence[int]): ``(x0, y0, side)`` in image pixels (may
-            extend outside the image).
-        size (int): Output side ``S``.
-        flip (bool): Mirror the output horizontally.
-        interpolation (str): ``'bicubic'`` or ``'bilinear'``.
-
-    Returns:
-        np.ndarray: ``(S, S, C)`` array of the input's dtype.
-    """
-    x0, y0, side = (int(v) for v in window[:3])
-    if side < 1:
-        raise ValueError(f'crop window side must be >= 1, got {side}')
-    scale = side / float(size)
-    matrix = np.array([[scale, 0.0, x0 + 0.5 * scale - 0.5],
-                       [0.0, scale, y0 + 0.5 * scale - 0.5]], np.float64)
-    out = cv2.warpAffine(
-        image, matrix, (size, size),
-        flags=_interpolation(interpolation) | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    if out.ndim == 2 and image.ndim == 3:
-        out = out[..., None]
-    if flip:
-        out = np.ascontiguousarray(out[:, ::-1])
-    return out
-
-
-def paste_resize_image(patch: np.ndarray, window: Sequence[int],
-                       height: int, width: int,
-                       interpolation: str = 'bicubic'
-                       ) -> Tuple[np.ndarray, Tuple[int, int, int, int]]:
-    """Resize an ``S x S`` patch back to its window, clipped to the image.
-
-    The inverse mapping of :func:`crop_resize_image`: image pixel ``x`` of
-    the window reads the patch at ``(x - x0 + 0.5) * S / side - 0.5``
-    (border replicated inside the patch).
-
-    Args:
-        patch (np.ndarray): ``(S, S, C)`` float32 (or uint8) patch.
-        window (Sequence[int]): ``(x0, y0, side)``.
-        height (int): Image height.
-        width (int): Image width.
-        interpolation (str): ``'bicubic'`` or ``'bilinear'``.
-
-    Returns:
-        tuple: The resized region ``(yb - ya, xb - xa, C)`` and its image
-        rectangle ``(ya, yb, xa, xb)`` (empty when the window misses the
-        image).
-    """
-    x0, y0, side = (int(v) for v in window[:3])
-    size = patch.shape[0]
-    ya, yb = max(y0, 0), min(y0 + side, height)
-    xa, xb = max(x0, 0), min(x0 + side, width)
-    channels = patch.shape[2] if patch.ndim == 3 else 1
-    if yb <= ya or xb <= xa:
-        return np.zeros((0, 0, channels), patch.dtype), (ya, ya, xa, xa)
-    scale = size / float(side)
-    matrix = np.array([[scale, 0.0, (xa - x0 + 0.5) * scale - 0.5],
-                       [0.0, scale, (ya - y0 + 0.5) * scale - 0.5]],
-                      np.float64)
-    out = cv2.warpAffine(
-        patch, matrix, (xb - xa, yb - ya),
-        flags=_interpolation(interpolation) | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REPLICATE)
-    if out.ndim == 2:
-        out = out[..., None]
-    return out, (ya, yb, xa, xb)
-
-
-def normalize_rgb(rgb: np.ndarray) -> np.ndarray:
-    """``(rgb - mean) / std`` with the ImageNet statistics.
-
-    Args:
-        rgb (np.ndarray): ``(..., 3)`` RGB in [0, 255].
-
-    Returns:
-        np.ndarray: float32, same shape.
-    """
-    return (rgb.astype(np.float32) - IMAGENET_MEAN) / IMAGENET_STD
-
-
-def denormalize_rgb(rgb_norm: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`normalize_rgb` (float32, not clipped)."""
-    return rgb_norm.astype(np.float32) * IMAGENET_STD + IMAGENET_MEAN
 
 
 @TRANSFORMS.register_module()
@@ -178,7 +71,7 @@ class LoadPCNetCImageCrop(BaseTransform):
     def __init__(self,
                  interpolation: str = 'bicubic',
                  backend_args: Optional[dict] = None) -> None:
-        _interpolation(interpolation)
+        check_choice('interpolation', interpolation, sorted(INTERPOLATIONS))
         self.interpolation = interpolation
         self.backend_args = backend_args
 

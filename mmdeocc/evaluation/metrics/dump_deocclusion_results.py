@@ -49,8 +49,8 @@ class DumpDeOcclusionResults(BaseMetric):
     the compact, lossless form of :meth:`mmdeocc.deocclusion.ContentLayers.
     to_dict` (masks as RLE, only the completed pixels' colours);
     ``ContentLayers.from_dict(image, record['content_layers'])`` rebuilds
-    them with the image. The file is written atomically (a temp file renamed over the
-    destination), so a reader never sees a partial pickle.
+    them with the image. The file is written atomically (a temp file
+    renamed over the destination), so a reader never sees a partial pickle.
 
     Args:
         out_file_path (str): Output path ending in ``.pkl`` or ``.pickle``.

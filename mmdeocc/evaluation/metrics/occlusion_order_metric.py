@@ -141,4 +141,3 @@ class OcclusionOrderMetric(BaseMetric):
             num_occluded_pairs=total['occluded_total'] // 2,
             num_pairs=total['all_total'] // 2,
             num_unmatched_gt=total['unmatched_gt'])
-
