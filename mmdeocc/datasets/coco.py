@@ -16,13 +16,14 @@ importable from here for one more release.
 """
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from mmdeocc.structures import SegmentationError, segmentation_to_rle
+from mmdeocc.structures import (SegmentationError, empty_rle,
+                                segmentation_to_rle)
 from mmdeocc.utils.deprecation import moved_attribute
 from .annotation_utils import (RLE, AnnotationFormatError, SkipLog,
-                               box_has_area, category_labels, empty_rle,
-                               index_images, iter_instance_annotations,
-                               load_json, log_empty_images, make_instance,
-                               make_record, require_keys, rle_area)
+                               box_has_area, category_labels, index_images,
+                               iter_instance_annotations, load_json,
+                               log_empty_images, make_instance, make_record,
+                               require_keys, rle_area)
 
 __all__ = [
     'load_coco_modal', 'load_instances_file', 'parse_modal_mask',

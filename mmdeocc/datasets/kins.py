@@ -36,10 +36,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.logging import print_log
 
-from mmdeocc.structures import SegmentationError, segmentation_to_rle
+from mmdeocc.structures import (SegmentationError, empty_rle,
+                                segmentation_to_rle)
 from mmdeocc.utils.validation import check_choice
 from .annotation_utils import (AnnotationFormatError, SkipLog, box_has_area,
-                               category_labels, empty_rle, index_images,
+                               category_labels, index_images,
                                iter_instance_annotations, load_json,
                                log_empty_images, make_instance, make_record,
                                order_from_ranks, require_keys, rle_area)
