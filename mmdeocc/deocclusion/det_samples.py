@@ -50,6 +50,7 @@ import torch
 from torch import Tensor, nn
 
 from mmdeocc.datasets.image_index import annotated_masks
+from mmdeocc.structures.masks import as_bool_mask_tensor
 from .builder import DEOCCLUDER_OPTIONS, build_deoccluder, check_options
 from .deoccluder import DeOccluder
 
@@ -222,26 +223,10 @@ def labels_to_categories(table: Mapping[int, int], labels: Optional[Tensor],
 def _mask_tensor(masks: Any, where: str) -> Tensor:
     """Predicted masks as an ``(N, H, W)`` bool tensor (no copy for bool
     tensors)."""
-    if hasattr(masks, 'to_ndarray'):  # BitmapMasks / PolygonMasks
-        masks = masks.to_ndarray()
-    if isinstance(masks, np.ndarray):
-        masks = torch.from_numpy(np.ascontiguousarray(masks))
-    if not isinstance(masks, Tensor):
-        raise DetSampleError(
-            f'{where}: pred_instances.masks must be a tensor, an array or '
-            f'BitmapMasks, got {type(masks).__name__}')
-    if masks.dim() != 3:
-        raise DetSampleError(
-            f'{where}: pred_instances.masks must be (N, H, W), got shape '
-            f'{tuple(masks.shape)}')
-    if masks.dtype != torch.bool:
-        if masks.is_floating_point():
-            raise DetSampleError(
-                f'{where}: pred_instances.masks are float ({masks.dtype}); '
-                'expected binary masks (the detector must binarise them, '
-                'e.g. mask_thr_binary in its test_cfg)')
-        masks = masks != 0
-    return masks
+    return as_bool_mask_tensor(
+        masks, f'{where}: pred_instances.masks', DetSampleError,
+        float_hint=' (the detector must binarise its masks, e.g. '
+        'mask_thr_binary in its test_cfg)')
 
 
 def _like(template: Any, masks: Tensor) -> Any:

@@ -33,20 +33,7 @@ def as_mask_tensor(masks: MaskLike,
     Raises:
         DeOcclusionInputError: Wrong type, rank or dtype.
     """
-    if isinstance(masks, np.ndarray):
-        if masks.dtype == object:
-            raise DeOcclusionInputError(
-                f'{where}: expected a numeric (N, H, W) array, got dtype '
-                'object')
-        masks = torch.from_numpy(np.ascontiguousarray(masks))
-    if not isinstance(masks, Tensor):
-        raise DeOcclusionInputError(
-            f'{where}: expected a numpy array or torch.Tensor of shape '
-            f'(N, H, W), got {type(masks).__name__}')
-    try:
-        masks = as_bool_mask_tensor(masks, where)
-    except (TypeError, ValueError) as err:
-        raise DeOcclusionInputError(str(err)) from None
+    masks = as_bool_mask_tensor(masks, where, DeOcclusionInputError)
     if device is not None:
         masks = masks.to(device)
     return masks

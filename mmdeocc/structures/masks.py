@@ -1,5 +1,5 @@
 """Conversions between binary masks and COCO segmentations (RLE / polygons)."""
-from typing import Any, Dict, List, Mapping, Union
+from typing import Any, Dict, List, Mapping, Optional, Type, Union
 
 import numpy as np
 import pycocotools.mask as mask_utils
@@ -30,13 +30,17 @@ def to_numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-def as_bool_mask_array(masks: Any, name: str = 'masks') -> np.ndarray:
+def as_bool_mask_array(masks: Any,
+                       name: str = 'masks',
+                       error: Optional[Type[Exception]] = None) -> np.ndarray:
     """Check a mask stack and return it as a ``(N, H, W)`` bool numpy array.
 
     Args:
-        masks (np.ndarray | torch.Tensor): ``(N, H, W)`` masks of any
-            numeric or bool dtype (non-zero = foreground).
+        masks (np.ndarray | torch.Tensor | BitmapMasks): ``(N, H, W)`` masks
+            of any numeric or bool dtype (non-zero = foreground).
         name (str): Name used in error messages.
+        error (type, optional): Exception class to raise (default
+            ``ValueError``).
 
     Returns:
         np.ndarray: ``(N, H, W)`` bool array.
@@ -46,35 +50,60 @@ def as_bool_mask_array(masks: Any, name: str = 'masks') -> np.ndarray:
     """
     arr = to_numpy(masks)
     if arr.ndim != 3:
-        raise ValueError(f'{name} must be (N, H, W), got shape {arr.shape}')
+        raise (error or ValueError)(
+            f'{name} must be (N, H, W), got shape {arr.shape}')
     return arr.astype(bool, copy=False)
 
 
-def as_bool_mask_tensor(masks: torch.Tensor,
-                        where: str = 'masks') -> torch.Tensor:
-    """Check a ``(N, H, W)`` mask tensor and return it as bool.
+def as_bool_mask_tensor(masks: Any,
+                        where: str = 'masks',
+                        error: Optional[Type[Exception]] = None,
+                        float_hint: str = '') -> torch.Tensor:
+    """Check a ``(N, H, W)`` binary mask stack and return it as a bool tensor.
+
+    The one converter of the inference core's inputs: tensors stay on their
+    device (no copy when already bool), numpy arrays are wrapped without a
+    copy when contiguous, mmdet mask containers (``BitmapMasks``, anything
+    with ``to_ndarray``) are decoded once.
 
     Args:
-        masks (Tensor): Bool or integer ``{0, 1}`` masks.
+        masks (Tensor | np.ndarray | BitmapMasks): Bool or integer
+            ``{0, 1}`` masks.
         where (str): Name used in error messages.
+        error (type, optional): Exception class for every refusal (default:
+            ``TypeError`` for a wrong container, ``ValueError`` otherwise).
+        float_hint (str): Appended to the message for floating-point masks
+            (e.g. how to binarise them).
 
     Returns:
-        Tensor: ``(N, H, W)`` bool (the input itself when already bool).
+        Tensor: ``(N, H, W)`` bool (the input itself when already a bool
+        tensor).
 
     Raises:
-        TypeError: Not a tensor.
-        ValueError: Wrong rank, or a floating-point / complex dtype.
+        TypeError: Not a tensor, array or mask container.
+        ValueError: Wrong rank, or an object / floating-point / complex
+            dtype.
     """
+    if hasattr(masks, 'to_ndarray'):
+        masks = masks.to_ndarray()
+    if isinstance(masks, np.ndarray):
+        if masks.dtype == object:
+            raise (error or ValueError)(
+                f'{where}: expected a numeric (N, H, W) array, got dtype '
+                'object')
+        masks = torch.from_numpy(np.ascontiguousarray(masks))
     if not isinstance(masks, torch.Tensor):
-        raise TypeError(f'{where}: expected a torch.Tensor, got '
-                        f'{type(masks).__name__}')
+        raise (error or TypeError)(
+            f'{where}: expected a torch.Tensor, numpy array or BitmapMasks '
+            f'of shape (N, H, W), got {type(masks).__name__}')
     if masks.dim() != 3:
-        raise ValueError(f'{where}: expected shape (N, H, W), got '
-                         f'{tuple(masks.shape)}')
+        raise (error or ValueError)(
+            f'{where}: expected shape (N, H, W), got {tuple(masks.shape)}')
     if masks.dtype != torch.bool:
         if masks.is_floating_point() or masks.is_complex():
-            raise ValueError(f'{where}: expected bool or integer {{0, 1}} '
-                             f'masks, got dtype {masks.dtype}')
+            raise (error or ValueError)(
+                f'{where}: expected bool or integer {{0, 1}} masks, got '
+                f'dtype {masks.dtype}{float_hint}')
         masks = masks != 0
     return masks
 

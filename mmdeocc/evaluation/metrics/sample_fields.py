@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from mmdeocc.evaluation.functional import match_instances
-from mmdeocc.structures import segmentation_to_mask
+from mmdeocc.structures import (as_bool_mask_array, segmentation_to_mask,
+                                to_numpy)
 
 
 class SampleFieldError(ValueError):
@@ -89,25 +90,17 @@ def to_mask_array(value: Any, shape: Optional[Tuple[int, int]],
     """
     if value is None:
         raise SampleFieldError(f'{where} is missing')
-    if hasattr(value, 'to_ndarray'):
-        value = value.to_ndarray()
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, np.ndarray):
-        if value.ndim != 3:
-            raise SampleFieldError(
-                f'{where}: expected (N, H, W) masks, got shape {value.shape}')
-        return value.astype(bool, copy=False)
+    if hasattr(value, 'to_ndarray') or isinstance(value,
+                                                  (torch.Tensor, np.ndarray)):
+        return as_bool_mask_array(value, where, SampleFieldError)
     if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
         raise SampleFieldError(
             f'{where}: unsupported mask container {type(value).__name__}')
     masks: List[np.ndarray] = []
     for k, item in enumerate(value):
         item_where = f'{where}[{k}]'
-        if isinstance(item, torch.Tensor):
-            item = item.detach().cpu().numpy()
-        if isinstance(item, np.ndarray):
-            mask = item
+        if isinstance(item, (torch.Tensor, np.ndarray)):
+            mask = to_numpy(item)
         elif isinstance(item, dict) and 'size' in item:
             h, w = (int(s) for s in item['size'])
             mask = segmentation_to_mask(item, h, w, where=item_where)
