@@ -87,6 +87,7 @@ from mmdeocc.datasets.annotation_utils import AnnotationFormatError, load_json
 from mmdeocc.datasets.formats import READERS, load_annotations
 from mmdeocc.deocclusion.methods import NAMED_METHODS, NETWORK_METHODS
 from mmdeocc.evaluation.functional import (amodal_iou_stats, order_accuracy,
+                                           pooled_order_accuracy,
                                            summarize_amodal_stats)
 from mmdeocc.structures.masks import encode_rles, rle_bytes, rle_to_json
 from mmdeocc.structures.order import gt_order_from_masks
@@ -116,9 +117,6 @@ _RESULT_OPTIONS = ('order_method', 'amodal_method', 'order_th', 'amodal_th',
 _IOU_KEYS = ('inter', 'union', 'occluded', 'inv_inter', 'inv_union',
              'empty_modal')
 _BOOL_IOU_KEYS = ('occluded', 'empty_modal')
-#: Counts of :func:`order_accuracy`.
-_ORDER_KEYS = ('occluded_correct', 'occluded_total', 'all_correct',
-               'all_total')
 #: How users discard existing work / what they keep to resume (messages).
 _RESTART_HINT = '--restart (restart=True)'
 _RESUME_HINT = ('Use the same config, checkpoint, method, input file and '
@@ -416,11 +414,6 @@ def label_chunk(records: Sequence[Mapping[str, Any]],
 # ----------------------------------------------------------------------
 # Statistics of the labels
 # ----------------------------------------------------------------------
-def _percent(num: int, den: int) -> float:
-    """``100 * num / den``; NaN when ``den`` is 0."""
-    return 100.0 * num / den if den else float('nan')
-
-
 def _pooled_statistics(labels: Iterable[Mapping[str, Any]]
                        ) -> Tuple[Optional[Dict], Optional[Dict]]:
     """Pool the per-image statistics of the labels.
@@ -439,12 +432,11 @@ def _pooled_statistics(labels: Iterable[Mapping[str, Any]]
                       dtype=bool if k in _BOOL_IOU_KEYS else np.int64)
         for k in _IOU_KEYS
     })
-    counts = {k: sum(int(s['order'][k]) for s in stats) for k in _ORDER_KEYS}
+    pooled = pooled_order_accuracy(s['order'] for s in stats)
     acc = dict(
-        occluded=_percent(counts['occluded_correct'],
-                          counts['occluded_total']),
-        all=_percent(counts['all_correct'], counts['all_total']),
-        num_occluded_pairs=counts['occluded_total'] // 2)
+        occluded=pooled['acc_occluded'],
+        all=pooled['acc_all'],
+        num_occluded_pairs=pooled['num_occluded_pairs'])
     iou['num_images'] = acc['num_images'] = len(stats)
     return iou, acc
 

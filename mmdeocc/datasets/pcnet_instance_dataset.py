@@ -95,9 +95,10 @@ class PCNetInstanceDataset(BaseDataset):
     where ``i = idx % N`` and ``round = idx // N + epoch`` (``epoch`` from
     :meth:`set_epoch`, default 0). It is a pure function of
     ``(seed, round, i)``, so the same tensors come out whatever the number
-    of workers or the order of requests. With a plain sampler (indices < N) every pass over the data
-    repeats the same draws; use ``InfiniteRoundSampler`` (it yields
-    ``round * N + i``) or call :meth:`set_epoch` for fresh draws per pass.
+    of workers or the order of requests. With a plain sampler (indices < N)
+    every pass over the data repeats the same draws; use
+    ``InfiniteRoundSampler`` (it yields ``round * N + i``) or call
+    :meth:`set_epoch` for fresh draws per pass.
     With ``seed=None`` each item seeds its generator from numpy's global
     RNG, which MMEngine seeds per worker from ``randomness=dict(seed=...)``
     (reproducible for a fixed worker count only).

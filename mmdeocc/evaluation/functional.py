@@ -13,7 +13,7 @@ evaluation, which sums the whole matrix and halves both the numerator and the
 denominator. For antisymmetric matrices the accuracy equals the accuracy over
 unordered pairs and the unordered pair count is half the ordered one.
 """
-from typing import Dict, Optional, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
 import numpy as np
 import pycocotools.mask as mask_utils
@@ -45,6 +45,11 @@ def _check_order(order: ArrayLike, name: str) -> np.ndarray:
     return as_order_matrix(order, name, check_values=True)
 
 
+#: Keys of :func:`order_accuracy`'s per-image counts.
+ORDER_COUNT_KEYS = ('occluded_correct', 'occluded_total', 'all_correct',
+                    'all_total')
+
+
 def order_accuracy(pred: ArrayLike, gt: ArrayLike) -> Dict[str, int]:
     """Counts for the pairwise ordering accuracy of one image (METHOD 4.2).
 
@@ -74,6 +79,38 @@ def order_accuracy(pred: ArrayLike, gt: ArrayLike) -> Dict[str, int]:
         occluded_total=int(np.count_nonzero(occluded)),
         all_correct=int(np.count_nonzero(correct & off_diag)),
         all_total=int(np.count_nonzero(off_diag)))
+
+
+def percent(num: float, den: float) -> float:
+    """``100 * num / den``; NaN when ``den`` is 0."""
+    return 100.0 * num / den if den else float('nan')
+
+
+def pooled_order_accuracy(
+        counts: Iterable[Mapping[str, int]]) -> Dict[str, Any]:
+    """Pool per-image :func:`order_accuracy` counts (micro averages).
+
+    Args:
+        counts (Iterable[Mapping[str, int]]): Per-image counts.
+
+    Returns:
+        dict: ``acc_occluded`` and ``acc_all`` (percent, NaN without
+        pairs), ``num_occluded_pairs`` and ``num_pairs`` (unordered pairs,
+        half the ordered counts), ``num_images``.
+    """
+    total = dict.fromkeys(ORDER_COUNT_KEYS, 0)
+    num_images = 0
+    for image_counts in counts:
+        num_images += 1
+        for key in ORDER_COUNT_KEYS:
+            total[key] += int(image_counts[key])
+    return dict(
+        acc_occluded=percent(total['occluded_correct'],
+                             total['occluded_total']),
+        acc_all=percent(total['all_correct'], total['all_total']),
+        num_occluded_pairs=total['occluded_total'] // 2,
+        num_pairs=total['all_total'] // 2,
+        num_images=num_images)
 
 
 def amodal_iou_stats(pred: ArrayLike, gt: ArrayLike,

@@ -8,6 +8,7 @@ from mmdeocc.evaluation.functional import (amodal_iou_stats,
                                            gather_matched_masks,
                                            gather_matched_order,
                                            match_instances, order_accuracy,
+                                           pooled_order_accuracy,
                                            summarize_amodal_stats)
 from mmdeocc.structures import (gt_order_from_masks, order_from_depth,
                                 touch_matrix)
@@ -168,6 +169,21 @@ def test_order_accuracy_counts():
     assert counts['occluded_correct'] == 2 and counts['all_correct'] == 4
     empty = order_accuracy(np.zeros((0, 0)), np.zeros((0, 0)))
     assert empty['all_total'] == 0 and empty['occluded_total'] == 0
+
+
+def test_pooled_order_accuracy_is_a_micro_average():
+    gt = np.array([[0, 1, 0], [-1, 0, -1], [0, 1, 0]], dtype=np.int8)
+    half = gt.copy()
+    half[1, 2], half[2, 1] = 0, 0
+    images = [order_accuracy(gt, gt), order_accuracy(half, gt),
+              order_accuracy(np.zeros((1, 1)), np.zeros((1, 1)))]
+    pooled = pooled_order_accuracy(images)
+    assert pooled['acc_occluded'] == pytest.approx(100 * 6 / 8)
+    assert pooled['acc_all'] == pytest.approx(100 * 10 / 12)
+    assert pooled['num_occluded_pairs'] == 4 and pooled['num_pairs'] == 6
+    assert pooled['num_images'] == 3
+    nothing = pooled_order_accuracy([])
+    assert np.isnan(nothing['acc_occluded']) and nothing['num_images'] == 0
 
 
 def test_order_accuracy_errors():

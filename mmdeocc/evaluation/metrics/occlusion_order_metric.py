@@ -6,7 +6,9 @@ from mmdet.registry import METRICS
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
-from mmdeocc.evaluation.functional import gather_matched_order, order_accuracy
+from mmdeocc.evaluation.functional import (gather_matched_order,
+                                           order_accuracy,
+                                           pooled_order_accuracy)
 from mmdeocc.structures.order import (TIE_RULES, gt_order_from_masks,
                                       touch_matrix)
 from mmdeocc.utils.validation import check_choice
@@ -121,23 +123,14 @@ class OcclusionOrderMetric(BaseMetric):
             no pair), ``num_occluded_pairs``, ``num_pairs`` (unordered) and
             ``num_unmatched_gt``.
         """
-        total = {
-            k: sum(r[k] for r in results)
-            for k in ('occluded_correct', 'occluded_total', 'all_correct',
-                      'all_total', 'unmatched_gt')
-        }
-        if total['occluded_total'] == 0:
+        pooled = pooled_order_accuracy(results)
+        if pooled['num_occluded_pairs'] == 0:
             MMLogger.get_current_instance().warning(
                 'OcclusionOrderMetric: no ground-truth occluded pair in '
                 f'{len(results)} images; acc_occluded is NaN')
-
-        def pct(num: int, den: int) -> float:
-            return 100.0 * num / den if den else float('nan')
-
         return dict(
-            acc_occluded=pct(total['occluded_correct'],
-                             total['occluded_total']),
-            acc_all=pct(total['all_correct'], total['all_total']),
-            num_occluded_pairs=total['occluded_total'] // 2,
-            num_pairs=total['all_total'] // 2,
-            num_unmatched_gt=total['unmatched_gt'])
+            acc_occluded=pooled['acc_occluded'],
+            acc_all=pooled['acc_all'],
+            num_occluded_pairs=pooled['num_occluded_pairs'],
+            num_pairs=pooled['num_pairs'],
+            num_unmatched_gt=sum(r['unmatched_gt'] for r in results))
