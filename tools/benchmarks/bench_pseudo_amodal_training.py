@@ -209,7 +209,9 @@ def label_miou(view: str, gt_view: str) -> float:
     Returns:
         float: The pooled IoU in percent (NaN when nothing matches).
     """
-    from mmdeocc.structures import segmentation_to_mask
+    from mmdeocc.evaluation.functional import percent
+    from mmdeocc.structures import (rle_area, rle_intersection_area,
+                                    segmentation_to_rle)
     with open(view) as f:
         labels = json.load(f)
     with open(gt_view) as f:
@@ -223,11 +225,12 @@ def label_miou(view: str, gt_view: str) -> float:
         if ref is None or ann.get('iscrowd', 0):
             continue
         h, w = sizes[ann['image_id']]
-        pred = segmentation_to_mask(ann['segmentation'], h, w).astype(bool)
-        true = segmentation_to_mask(ref['segmentation'], h, w).astype(bool)
-        inter += int((pred & true).sum())
-        union += int((pred | true).sum())
-    return 100.0 * inter / union if union else float('nan')
+        pred = segmentation_to_rle(ann['segmentation'], h, w)
+        true = segmentation_to_rle(ref['segmentation'], h, w)
+        both = rle_intersection_area(pred, true)
+        inter += both
+        union += rle_area(pred) + rle_area(true) - both
+    return percent(inter, union)
 
 
 def build_run_config(base: Config, work_dir: str, train_ann: Optional[str],
