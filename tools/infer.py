@@ -7,7 +7,8 @@ file (``--masks-from``; images are matched by ``file_name``). Per image,
 parts hatched and outlined, object ids), ``order/<name>.png`` (the
 occlusion graph, arrows from occluder to occludee) and ``preds/<name>.json``
 (COCO RLE modal and amodal masks, order matrix, labels, scores, category
-names; format in ``mmdeocc/apis/inferencer.py``), plus ``summary.json``.
+names; mmdet's ``DetInferencer`` layout plus the de-occlusion fields, see
+``mmdeocc/apis/inference_outputs.py``), plus ``summary.json``.
 With ``--pcnet-c``, PCNet-C also completes the invisible content of every
 de-occluded object and the background: ``content/<name>.png`` (input,
 background with the objects removed, each completed object) and
@@ -22,15 +23,15 @@ Examples::
         --pcnet-m checkpoints/pcnet_m_coco128.pth --out-dir outputs/demo
 
     # ... and complete the content of the invisible parts (PCNet-C)
-    python tools/infer.py demo/images --masks-from demo/annotations.json \
-        --pcnet-m checkpoints/pcnet_m_coco128.pth \
+    python tools/infer.py demo/images --masks-from demo/annotations.json \\
+        --pcnet-m checkpoints/pcnet_m_coco128.pth \\
         --pcnet-c checkpoints/pcnet_c_w025_coco128.pth --out-dir outputs/demo
 
-    # masks from a detector, on a folder of video frames
+    # masks from the committed tiny detector, on a folder of video frames
     python tools/infer.py frames/ \\
-        --det-config configs/deocclusion/mask-rcnn_r18_tiny_scenes.py \\
-        --det-checkpoint work_dirs/mask-rcnn_r18_tiny_scenes/iter_300.pth \\
-        --pcnet-m checkpoints/pcnet_m_coco128.pth --out-dir outputs/frames \\
+        --det-config configs/deocclusion/mask-rcnn_r18-w0.25_fpn_1xb4-300it_scenes.py \\
+        --det-checkpoint checkpoints/mask-rcnn_r18_tiny_scenes.pth \\
+        --pcnet-m checkpoints/pcnet_m_shapes.pth --out-dir outputs/frames \\
         --score-thr 0.5 --device cuda:0 --fast
 """
 import argparse
@@ -124,6 +125,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'skipping it')
     parser.add_argument('--no-progress', action='store_true',
                         help='hide the progress bar')
+    parser.add_argument('--no-save-vis', action='store_true',
+                        help='do not write the pictures (vis/, order/, '
+                        'content/)')
+    parser.add_argument('--no-save-pred', action='store_true',
+                        help='do not write the JSON records (preds/)')
+    parser.add_argument('--pred-score-thr', type=float, default=0.0,
+                        help='least score drawn in the pictures (the '
+                        'de-occlusion threshold is --score-thr)')
+    parser.add_argument('--show', action='store_true',
+                        help='show each picture in a window')
     args = parser.parse_args(argv)
     if (args.det_config is None) == (args.masks_from is None):
         parser.error('give exactly one source of modal masks: --det-config '
@@ -193,6 +204,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             args.inputs,
             batch_size=args.batch_size,
             out_dir=args.out_dir,
+            no_save_vis=args.no_save_vis,
+            no_save_pred=args.no_save_pred,
+            pred_score_thr=args.pred_score_thr,
+            show=args.show,
             show_progress=not args.no_progress,
             strict=args.strict)
     except (FileNotFoundError, ImageSkipped) as err:

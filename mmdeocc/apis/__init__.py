@@ -3,9 +3,11 @@ predictions and the ``DeOcclusionInferencer`` (images in; order, amodal
 masks, content layers, pictures and JSON out)."""
 from mmdeocc.utils.deprecation import moved_attribute
 from .amodal_labels import *  # noqa: F401,F403  (pseudo-amodal labels)
-from .inferencer import (IMAGE_EXTENSIONS, DeOcclusionInferencer, ImageResult,
-                         ImageSkipped, UnreadableImageError, list_images,
-                         read_image, sample_to_record, wrap_detector_config)
+from .image_inputs import (IMAGE_EXTENSIONS, ImageSkipped,
+                           UnreadableImageError, list_images, read_image)
+from .inference_outputs import sample_to_record
+from .inferencer import (DeOcclusionInferencer, ImageResult,
+                         wrap_detector_config)
 
 __all__ = [
     'IMAGE_EXTENSIONS', 'DeOcclusionInferencer',

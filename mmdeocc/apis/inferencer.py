@@ -1,5 +1,6 @@
 """``DeOcclusionInferencer``: images in; detections, occlusion order,
-amodal masks, pictures and JSON out.
+amodal masks, pictures and JSON out, called like MMDetection's
+``DetInferencer``.
 
 The modal masks come from an MMDetection instance segmenter (wrapped in
 :class:`~mmdeocc.engine.DeOcclusionDetector`, so the de-occlusion runs
@@ -8,24 +9,28 @@ or from a COCO-format annotation file (``masks_from``; images are matched
 by ``file_name``, no detector). Both paths end in the same
 :class:`~mmdeocc.deocclusion.det_samples.DetSampleDeOccluder`.
 
+``inferencer(inputs, batch_size=1, out_dir='', show=False,
+pred_score_thr=..., return_datasamples=False, no_save_vis=False,
+no_save_pred=True, return_vis=False, ...)`` takes ``DetInferencer``'s
+arguments and returns its layout, ``dict(predictions=[...],
+visualization=[...])``, where each prediction is mmdet's dict plus the
+de-occlusion fields (:mod:`mmdeocc.apis.inference_outputs`) or, with
+``return_datasamples=True``, the de-occluded ``DetDataSample``; it adds
+``results`` (:class:`ImageResult` per image), ``skipped`` and
+``summary``.
+
 Outputs written under ``out_dir`` for every image ``<name>`` (the file
 stem; ``array_000000`` ... for arrays):
 
 - ``vis/<name>.png``: the image with visible masks coloured, invisible
   parts hatched in the object's colour and outlined, and ``id:class``
-  labels (:func:`mmdeocc.visualization.render_deocclusion`); only the
-  de-occluded instances (score >= ``score_thr``) are drawn, with their
-  indices in the JSON as ids;
+  labels (:class:`~mmdeocc.visualization.DeOcclusionVisualizer`'s
+  picture); only the de-occluded instances (score >= ``score_thr``) are
+  drawn, with their indices in the JSON as ids;
 - ``order/<name>.png``: the occlusion graph, arrows from occluder to
   occludee (:func:`mmdeocc.visualization.draw_order_graph`);
-- ``preds/<name>.json``: :meth:`mmdeocc.structures.DeOcclusionResult.
-  to_dict` (``height``, ``width``, ``order``, ``modal_masks`` and
-  ``amodal_masks`` as COCO RLE, ``labels``, ``scores`` (detector only),
-  ``layers``) plus ``file_name``, ``img_path``, ``category_ids``,
-  ``category_names``, ``bboxes`` (modal, xywh), ``amodal_bboxes``,
-  ``deoccluded``, ``occlusion_edges`` (``[occluder, occludee]`` pairs) and,
-  with ``masks_from``, ``ann_ids``. ``DeOcclusionResult.from_dict`` reads
-  it back;
+- ``preds/<name>.json`` (unless ``no_save_pred``): the record of
+  :func:`~mmdeocc.apis.inference_outputs.sample_to_record`;
 - with ``pcnet_c`` (content completion,
   :mod:`mmdeocc.deocclusion.det_content`):
   ``content/<name>.png`` (input, inpainted background and every completed
@@ -43,16 +48,12 @@ summary (``strict=True`` raises instead, naming the file). An image with
 no detection gives an empty result (valid JSON and pictures).
 """
 import copy
-import os
 import os.path as osp
-import re
-import shutil
 import warnings
 from dataclasses import dataclass, field
 from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence,
                     Tuple, Union)
 
-import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
@@ -66,86 +67,23 @@ from mmdeocc.deocclusion.det_content import (
 from mmdeocc.deocclusion.det_samples import (DetDeOcclusionConfigError,
                                              annotated_det_sample,
                                              build_det_sample_deoccluder)
-from mmdeocc.structures import DeOcclusionResult, masks_to_bboxes
-from mmdeocc.structures.masks import to_numpy
-from mmdeocc.structures.order import order_to_edges
-from mmdeocc.utils.io import atomic_write_bytes, atomic_write_json
+from mmdeocc.visualization.deocclusion_visualizer import (
+    PICTURE_MIN_SIDE, deocclusion_pictures, shown_instances, side_by_side)
+from .image_inputs import (IMAGE_EXTENSIONS, ImageSkipped, InputsType,
+                           InputType, UnreadableImageError, list_images,
+                           load_input, name_inputs, natural_key, read_image)
+from .inference_outputs import (OUTPUT_SUBDIRS, SUMMARY_FILE, clean_out_dir,
+                                sample_to_record, write_content_files,
+                                write_json, write_png)
 
-#: File extensions listed when a folder is given.
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-
-InputType = Union[str, np.ndarray]
-InputsType = Union[InputType, Sequence[InputType]]
-
-
-class UnreadableImageError(OSError):
-    """An image file cannot be read or decoded."""
-
-
-class ImageSkipped(ValueError):
-    """An image cannot be processed (the reason names the file)."""
-
-
-def natural_key(text: str) -> List[Any]:
-    """Sort key that orders ``frame_2`` before ``frame_10``."""
-    return [int(part) if part.isdigit() else part.lower()
-            for part in re.split(r'(\d+)', text)]
-
-
-def list_images(path: str) -> List[str]:
-    """An image file, or the image files of a folder (natural order).
-
-    Args:
-        path (str): A file or a folder (not searched recursively; files
-            with :data:`IMAGE_EXTENSIONS`, e.g. extracted video frames).
-
-    Returns:
-        list[str]: Paths.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist or a folder holds no
-            image.
-    """
-    if osp.isfile(path):
-        return [path]
-    if not osp.isdir(path):
-        raise FileNotFoundError(f'input {path!r} is neither a file nor a '
-                                'folder')
-    names = sorted((name for name in os.listdir(path)
-                    if name.lower().endswith(IMAGE_EXTENSIONS)
-                    and osp.isfile(osp.join(path, name))), key=natural_key)
-    if not names:
-        raise FileNotFoundError(
-            f'folder {path!r} contains no image '
-            f'({", ".join(IMAGE_EXTENSIONS)})')
-    return [osp.join(path, name) for name in names]
-
-
-def read_image(path: str) -> np.ndarray:
-    """Read an image as BGR uint8 (like mmdet's ``LoadImageFromFile``).
-
-    Args:
-        path (str): Image file.
-
-    Returns:
-        np.ndarray: ``(H, W, 3)`` uint8 BGR.
-
-    Raises:
-        UnreadableImageError: Missing, unreadable or undecodable file.
-    """
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as err:
-        raise UnreadableImageError(
-            f'cannot read image {path}: {err.strerror or err}') from None
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) \
-        if data else None
-    if image is None:
-        raise UnreadableImageError(
-            f'cannot decode image {path} (not an image, or a truncated / '
-            'corrupt file)')
-    return image
+__all__ = [
+    'DeOcclusionInferencer', 'ImageResult', 'wrap_detector_config',
+    'IMAGE_EXTENSIONS', 'ImageSkipped', 'InputsType', 'InputType',
+    'UnreadableImageError', 'list_images', 'load_input', 'name_inputs',
+    'natural_key', 'read_image', 'OUTPUT_SUBDIRS', 'SUMMARY_FILE',
+    'clean_out_dir', 'sample_to_record', 'write_content_files', 'write_json',
+    'write_png', 'PICTURE_MIN_SIDE'
+]
 
 
 def wrap_detector_config(cfg: Config, **deocclusion: Any) -> Config:
@@ -187,10 +125,12 @@ class ImageResult:
         name (str): Output name (file stem).
         img_path (str | None): Source file.
         data_sample (DetDataSample): De-occluded predictions.
-        record (dict): The JSON record (module docstring).
+        record (dict): The JSON record
+            (:func:`~mmdeocc.apis.inference_outputs.sample_to_record`).
         picture (np.ndarray | None): De-occlusion picture (BGR).
         graph (np.ndarray | None): Order-graph picture (BGR).
-        files (dict): Written files by kind (``vis``, ``order``, ``pred``).
+        files (dict): Written files by kind (``vis``, ``order``, ``pred``,
+            ``content``).
     """
     name: str
     img_path: Optional[str]
@@ -201,75 +141,7 @@ class ImageResult:
     files: Dict[str, str] = field(default_factory=dict)
 
 
-def _to_numpy(value: Any) -> Optional[np.ndarray]:
-    return None if value is None else to_numpy(value)
-
-
-def sample_to_record(sample: Any,
-                     class_names: Optional[Sequence[str]] = None,
-                     label_to_category: Optional[Mapping[int, int]] = None,
-                     file_name: Optional[str] = None) -> Dict[str, Any]:
-    """The JSON record of a de-occluded data sample.
-
-    Args:
-        sample (DetDataSample): With ``pred_instances.masks``,
-            ``amodal_masks`` and ``pred_occlusion_order``.
-        class_names (Sequence[str], optional): Names by label.
-        label_to_category (Mapping, optional): Label -> category id.
-        file_name (str, optional): Image file name to record.
-
-    Returns:
-        dict: JSON-ready (module docstring).
-    """
-    pred = sample.pred_instances
-    result = DeOcclusionResult.from_det_sample(sample)
-    modal, amodal, labels = result.modal_masks, result.amodal_masks, \
-        result.labels
-    record: Dict[str, Any] = dict(
-        file_name=file_name,
-        img_path=sample.metainfo.get('img_path'),
-        num_objects=result.num_objects)
-    record.update(result.to_dict())
-    names, cats = [], []
-    for label in ([] if labels is None else labels.tolist()):
-        names.append(class_names[int(label)] if class_names is not None
-                     and 0 <= int(label) < len(class_names) else None)
-        cats.append(label_to_category.get(int(label))
-                    if label_to_category else None)
-    record['category_ids'] = cats if labels is not None else None
-    record['category_names'] = names if labels is not None else None
-    record['bboxes'] = masks_to_bboxes(torch.from_numpy(modal)).tolist()
-    record['amodal_bboxes'] = masks_to_bboxes(
-        torch.from_numpy(amodal)).tolist()
-    flags = _to_numpy(pred.get('deoccluded', None))
-    record['deoccluded'] = None if flags is None else flags.astype(
-        bool).tolist()
-    record['occlusion_edges'] = [
-        list(edge) for edge in order_to_edges(result.order)
-    ]
-    ann_ids = sample.metainfo.get('ann_ids')
-    if ann_ids is not None:
-        record['ann_ids'] = [int(a) for a in ann_ids]
-    return record
-
-
-def write_png(image: np.ndarray, path: str) -> None:
-    """Write a BGR image as PNG (atomically)."""
-    ok, buf = cv2.imencode('.png', image)
-    if not ok:
-        raise OSError(f'cannot encode PNG for {path}')
-    atomic_write_bytes(buf.tobytes(), path)
-
-
-def write_json(obj: Any, path: str) -> None:
-    """Write JSON (atomically)."""
-    atomic_write_json(obj, path, compact=False)
-
-
 _AUTO = 'auto'
-#: Pictures of smaller images are drawn enlarged (integer factor, nearest
-#: neighbour) to at least this shorter side, so their labels stay readable.
-PICTURE_MIN_SIDE = 480
 
 
 class DeOcclusionInferencer:
@@ -298,6 +170,10 @@ class DeOcclusionInferencer:
             dataset category id (PCNet-M with ``use_category``); with
             ``masks_from`` the file's category ids are used.
         device (str): Device (``'cpu'``, ``'cuda:0'``).
+        model (str | Config, optional): ``DetInferencer``'s name of
+            ``det_config``.
+        weights (str, optional): ``DetInferencer``'s name of
+            ``det_checkpoint``.
         fast (bool): The core's fast inference mode.
         cfg_options (dict, optional): Overrides of the detector config.
         pcnet_c (str, optional): PCNet-C checkpoint: also complete the
@@ -322,7 +198,12 @@ class DeOcclusionInferencer:
                  fast: bool = False,
                  cfg_options: Optional[Mapping[str, Any]] = None,
                  pcnet_c: Optional[str] = None,
-                 content: Optional[Mapping[str, Any]] = None) -> None:
+                 content: Optional[Mapping[str, Any]] = None,
+                 model: Union[None, str, Config] = None,
+                 weights: Optional[str] = None) -> None:
+        det_config = _alias('det_config', det_config, 'model', model)
+        det_checkpoint = _alias('det_checkpoint', det_checkpoint, 'weights',
+                                weights)
         if (det_config is None) == (masks_from is None):
             raise DetDeOcclusionConfigError(
                 'DeOcclusionInferencer needs exactly one mask source: a '
@@ -448,57 +329,6 @@ class DeOcclusionInferencer:
     # ------------------------------------------------------------------
     # Inputs
     # ------------------------------------------------------------------
-    @staticmethod
-    def inputs_to_list(inputs: InputsType) -> List[Tuple[str, InputType]]:
-        """Expand inputs to ``(name, path or array)`` items.
-
-        Args:
-            inputs: An image path, a folder, an ``(H, W, 3)`` uint8 BGR
-                array, or a list of paths / arrays.
-
-        Returns:
-            list[tuple[str, str | np.ndarray]]: Unique output names (file
-            stems; ``array_<k>`` for arrays) and the inputs.
-        """
-        if isinstance(inputs, (str, os.PathLike, np.ndarray)):
-            inputs = [inputs]
-        items: List[Tuple[str, InputType]] = []
-        for k, item in enumerate(inputs):
-            if isinstance(item, np.ndarray):
-                items.append((f'array_{k:06d}', item))
-            else:
-                items.extend((None, path) for path in list_images(
-                    os.fspath(item)))
-        stems: Dict[str, int] = {}
-        for _, item in items:
-            if isinstance(item, str):
-                stem = osp.splitext(osp.basename(item))[0]
-                stems[stem] = stems.get(stem, 0) + 1
-        named, used = [], set()
-        for name, item in items:
-            if name is None:
-                stem, ext = osp.splitext(osp.basename(item))
-                name = stem if stems[stem] == 1 else f'{stem}_{ext[1:]}'
-            base, n = name, 1
-            while name in used:
-                name, n = f'{base}_{n}', n + 1
-            used.add(name)
-            named.append((name, item))
-        return named
-
-    def _load(self, item: InputType) -> np.ndarray:
-        """The BGR image of an input (raises :class:`ImageSkipped`)."""
-        if isinstance(item, np.ndarray):
-            if item.ndim != 3 or item.shape[2] != 3 or item.dtype != np.uint8:
-                raise ImageSkipped(
-                    f'input array must be (H, W, 3) uint8 BGR, got shape '
-                    f'{item.shape} {item.dtype}')
-            return item
-        try:
-            return read_image(item)
-        except UnreadableImageError as err:
-            raise ImageSkipped(str(err)) from None
-
     def _record_for(self, path: Optional[str]) -> Dict[str, Any]:
         """The annotation record of an image path (masks_from mode)."""
         if path is None:
@@ -565,72 +395,90 @@ class DeOcclusionInferencer:
         return samples
 
     def visualize(self, image: np.ndarray, sample: Any,
-                  record: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
+                  score_thr: float = 0.0) -> Tuple[np.ndarray, np.ndarray]:
         """The de-occlusion picture and the order-graph picture.
 
-        Only de-occluded instances are drawn (detections below
-        ``score_thr`` are left out of the pictures but kept in the JSON);
+        Only de-occluded instances are drawn (detections below the
+        de-occlusion ``score_thr`` are left out of the pictures but kept in
+        the JSON), and of those the ones scoring at least ``score_thr``;
         labels and graph nodes carry the instances' indices in the JSON
         record, and each instance keeps its colour.
 
         Args:
             image (np.ndarray): BGR image.
             sample (DetDataSample): De-occluded sample.
-            record (dict): Its JSON record (names).
+            score_thr (float): Least score drawn (``pred_score_thr``).
 
         Returns:
             tuple[np.ndarray, np.ndarray]: BGR pictures.
         """
-        from mmdeocc.visualization import (draw_order_graph, object_colours,
-                                           render_deocclusion)
-        result = DeOcclusionResult.from_det_sample(sample)
-        modal, amodal, order = (result.modal_masks, result.amodal_masks,
-                                result.order)
-        flags = record.get('deoccluded')
-        keep = (np.flatnonzero(flags) if flags is not None else
-                np.arange(len(modal)))
-        names = record.get('category_names')
-        names = [names[k] for k in keep] if names else None
-        colours = object_colours(len(modal))[keep]
-        order = order[np.ix_(keep, keep)]
-        picture = render_deocclusion(
-            image, modal[keep], amodal[keep], order, names, colours,
-            ids=keep.tolist(), min_side=PICTURE_MIN_SIDE)
-        graph = draw_order_graph(order, names, colours, ids=keep.tolist())
-        return picture, graph
+        names = None
+        labels = sample.pred_instances.get('labels', None)
+        if labels is not None and self.class_names:
+            names = [self.class_names[int(k)]
+                     if 0 <= int(k) < len(self.class_names) else None
+                     for k in labels.tolist()]
+        return deocclusion_pictures(image, sample, names,
+                                    shown_instances(sample, score_thr))
 
     def __call__(self,
                  inputs: InputsType,
                  batch_size: int = 1,
-                 out_dir: Optional[str] = None,
-                 no_save_vis: bool = False,
-                 no_save_pred: bool = False,
                  return_vis: bool = False,
+                 show: bool = False,
+                 wait_time: float = 0,
+                 no_save_vis: bool = False,
+                 draw_pred: bool = True,
+                 pred_score_thr: float = 0.0,
+                 return_datasamples: bool = False,
+                 print_result: bool = False,
+                 no_save_pred: bool = True,
+                 out_dir: Optional[str] = '',
                  show_progress: bool = True,
                  strict: bool = False) -> Dict[str, Any]:
-        """De-occlude images.
+        """De-occlude images (``DetInferencer``'s call signature).
 
         Args:
             inputs: Image path(s), folder(s) or BGR array(s).
             batch_size (int): Images per detector / de-occlusion call.
-            out_dir (str, optional): Output folder (module docstring);
-                nothing is written without it.
+            return_vis (bool): Return the pictures (RGB, picture beside the
+                order graph) in ``visualization`` and keep them in the
+                results.
+            show (bool): Show each picture in a window.
+            wait_time (float): Seconds a shown picture stays.
             no_save_vis (bool): Do not write the pictures.
-            no_save_pred (bool): Do not write the JSON records.
-            return_vis (bool): Keep the pictures in the results.
+            draw_pred (bool): Draw the predictions (False: no pictures).
+            pred_score_thr (float): Least score drawn in the pictures
+                (de-occlusion itself uses the constructor's ``score_thr``).
+            return_datasamples (bool): ``predictions`` are the de-occluded
+                ``DetDataSample`` objects instead of dicts.
+            print_result (bool): Print the predictions.
+            no_save_pred (bool): Do not write ``preds/<name>.json``
+                (mmdet's default: True).
+            out_dir (str, optional): Output folder (module docstring);
+                nothing is written when empty or None.
             show_progress (bool): tqdm progress bar over images.
             strict (bool): Raise :class:`ImageSkipped` on the first bad
                 image instead of skipping it.
 
         Returns:
-            dict: ``results`` (list of :class:`ImageResult`), ``skipped``
-            (list of ``dict(input=..., reason=...)``) and ``summary``.
+            dict: ``predictions`` and ``visualization`` (mmdet's layout),
+            ``results`` (:class:`ImageResult` per image), ``skipped`` (list
+            of ``dict(input=..., reason=...)``) and ``summary``.
         """
         if int(batch_size) < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-        items = self.inputs_to_list(inputs)
+        out_dir = out_dir or None
+        items = name_inputs(inputs)
         if out_dir is not None:
             clean_out_dir(out_dir)
+        options = dict(
+            out_dir=out_dir, save_vis=out_dir is not None and not no_save_vis
+            and draw_pred, save_pred=out_dir is not None and not no_save_pred,
+            draw=draw_pred and (return_vis or show or (
+                out_dir is not None and not no_save_vis)),
+            return_vis=return_vis, show=show, wait_time=wait_time,
+            score_thr=pred_score_thr)
         results: List[ImageResult] = []
         skipped: List[Dict[str, str]] = []
         bar = tqdm(total=len(items), disable=not show_progress,
@@ -640,14 +488,13 @@ class DeOcclusionInferencer:
             for name, item in chunk:
                 path = item if isinstance(item, str) else None
                 try:
-                    loaded.append((name, path, self._load(item)))
+                    loaded.append((name, path, load_input(item)))
                 except ImageSkipped as err:
                     self._skip(skipped, name, path, err, strict)
             for name, path, image, sample in self._predict_chunk(
                     loaded, skipped, strict):
-                result = self._finish(name, path, image, sample, out_dir,
-                                      no_save_vis, no_save_pred, return_vis)
-                results.append(result)
+                results.append(
+                    self._finish(name, path, image, sample, **options))
             bar.update(len(chunk))
         bar.close()
         summary = dict(
@@ -658,14 +505,22 @@ class DeOcclusionInferencer:
             num_objects=int(sum(r.record['num_objects'] for r in results)),
             skipped=skipped)
         if out_dir is not None:
-            write_json(summary, osp.join(out_dir, 'summary.json'))
+            write_json(summary, osp.join(out_dir, SUMMARY_FILE))
         if skipped:
             print_log(
                 f'{len(skipped)} of {len(items)} images skipped (see the '
-                'warnings' + (f' and {osp.join(out_dir, "summary.json")}'
+                'warnings' + (f' and {osp.join(out_dir, SUMMARY_FILE)}'
                               if out_dir else '') + ')',
                 logger='current', level=30)
-        return dict(results=results, skipped=skipped, summary=summary)
+        predictions = [r.data_sample if return_datasamples else r.record
+                       for r in results]
+        if print_result:
+            print(dict(predictions=predictions))
+        visualization = [
+            side_by_side([r.picture, r.graph])[..., ::-1] for r in results
+        ] if return_vis and draw_pred else []
+        return dict(predictions=predictions, visualization=visualization,
+                    results=results, skipped=skipped, summary=summary)
 
     def _predict_chunk(self, loaded, skipped, strict) -> Iterator[tuple]:
         """Predict a chunk; on a per-image error, retry image by image so
@@ -696,114 +551,52 @@ class DeOcclusionInferencer:
         print_log(f'skipping {path or name}: {err}', logger='current',
                   level=30)
 
-    def _finish(self, name, path, image, sample, out_dir, no_save_vis,
-                no_save_pred, return_vis) -> ImageResult:
+    def _finish(self, name: str, path: Optional[str], image: np.ndarray,
+                sample: Any, out_dir: Optional[str], save_vis: bool,
+                save_pred: bool, draw: bool, return_vis: bool, show: bool,
+                wait_time: float, score_thr: float) -> ImageResult:
         """Record, pictures and files of one image."""
         record = sample_to_record(
             sample, self.class_names, self.label_to_category,
             file_name=osp.basename(path) if path else None)
-        if 'content_layers' in sample:
-            layers = sample.content_layers
-            record['content'] = dict(
-                instance_ids=[int(i) for i in layers.instance_indices],
-                fill_pixels=[int(n) for n in layers.fill_masks.sum((1, 2))],
-                background_pixels=int(layers.background_hole.sum()))
         result = ImageResult(name, path, sample, record)
-        want_vis = return_vis or (out_dir is not None and not no_save_vis)
-        if want_vis:
+        if draw:
             result.picture, result.graph = self.visualize(
-                image, sample, record)
-        if out_dir is not None:
-            if not no_save_vis:
-                result.files['vis'] = osp.join(out_dir, 'vis', f'{name}.png')
-                result.files['order'] = osp.join(out_dir, 'order',
-                                                 f'{name}.png')
-                write_png(result.picture, result.files['vis'])
-                write_png(result.graph, result.files['order'])
-            if not no_save_vis and 'content_layers' in sample:
-                self._write_content(sample, record, result, out_dir, name)
-            if not no_save_pred:
-                result.files['pred'] = osp.join(out_dir, 'preds',
-                                                f'{name}.json')
-                write_json(record, result.files['pred'])
+                image, sample, score_thr)
+        if show:
+            _show(side_by_side([result.picture, result.graph]), name,
+                  wait_time)
+        if save_vis:
+            result.files['vis'] = osp.join(out_dir, 'vis', f'{name}.png')
+            result.files['order'] = osp.join(out_dir, 'order', f'{name}.png')
+            write_png(result.picture, result.files['vis'])
+            write_png(result.graph, result.files['order'])
+            if 'content_layers' in sample:
+                result.files['content'] = write_content_files(
+                    sample, record, out_dir, name)
+        if save_pred:
+            result.files['pred'] = osp.join(out_dir, 'preds', f'{name}.json')
+            write_json(record, result.files['pred'])
         if not return_vis:
             result.picture = result.graph = None
         return result
 
-    def _write_content(self, sample, record, result, out_dir, name) -> None:
-        """Write the content pictures and layers of one image; list them in
-        ``record['content']`` (paths relative to ``out_dir``)."""
-        from mmdeocc.visualization import object_colours, render_content_layers
-        layers = sample.content_layers
-        ids = [int(i) for i in layers.instance_indices]
-        names = record.get('category_names')
-        num = len(record.get('deoccluded') or ids)
-        picture = render_content_layers(
-            layers,
-            names=[names[i] for i in ids] if names else None,
-            colours=object_colours(max(num, 1))[ids],
-            ids=ids)
-        files = dict(picture=osp.join('content', f'{name}.png'),
-                     background=osp.join('content', name, 'background.png'),
-                     layers={})
-        write_png(picture, osp.join(out_dir, files['picture']))
-        write_png(np.ascontiguousarray(layers.background[..., ::-1]),
-                  osp.join(out_dir, files['background']))
-        for k, obj in enumerate(ids):
-            rel = osp.join('content', name, f'object_{obj}.png')
-            rgba = layers.rgba(k)
-            write_png(np.ascontiguousarray(rgba[..., [2, 1, 0, 3]]),
-                      osp.join(out_dir, rel))
-            files['layers'][str(obj)] = rel
-        record['content'].update(files)
-        result.files['content'] = osp.join(out_dir, files['picture'])
+
+def _alias(name: str, value: Any, alias: str, alias_value: Any) -> Any:
+    """``value``, or its ``DetInferencer`` alias (not both)."""
+    if alias_value is None:
+        return value
+    if value is not None:
+        raise DetDeOcclusionConfigError(
+            f'give {name} or {alias} (its DetInferencer name), not both')
+    return alias_value
 
 
-#: What the inferencer writes in an output folder.
-OUTPUT_SUBDIRS = ('vis', 'order', 'preds', 'content')
-SUMMARY_FILE = 'summary.json'
-
-
-def clean_out_dir(out_dir: str) -> int:
-    """Remove the outputs of an earlier run from an output folder.
-
-    A reused folder would otherwise mix stale per-image files with the new
-    run's summary. Only what the inferencer writes is removed (the
-    :data:`OUTPUT_SUBDIRS` and the summary), and only when the folder's
-    ``summary.json`` shows an earlier run wrote it.
-
-    Args:
-        out_dir (str): The output folder.
-
-    Returns:
-        int: Number of files removed.
-
-    Raises:
-        FileExistsError: The folder has output sub-folders with files but no
-            summary (not written by this tool, or a killed run): give an
-            empty folder or remove them.
-    """
-    present = [d for d in OUTPUT_SUBDIRS
-               if osp.isdir(osp.join(out_dir, d))
-               and os.listdir(osp.join(out_dir, d))]
-    summary = osp.join(out_dir, SUMMARY_FILE)
-    if not osp.isfile(summary):
-        if present:
-            raise FileExistsError(
-                f'output folder {out_dir} already has {", ".join(present)} '
-                f'but no {SUMMARY_FILE} of an earlier run: give an empty '
-                '--out-dir or remove those folders')
-        return 0
-    removed = 0
-    for sub in present:
-        for root, _, files in os.walk(osp.join(out_dir, sub)):
-            removed += len(files)
-        shutil.rmtree(osp.join(out_dir, sub))
-    os.remove(summary)
-    if removed:
-        print_log(f'{out_dir}: removed {removed} files of the earlier run',
-                  logger='current')
-    return removed
+def _show(picture: np.ndarray, name: str, wait_time: float) -> None:
+    """Show a BGR picture in a window (OpenCV)."""
+    import cv2
+    cv2.imshow(name, picture)
+    cv2.waitKey(max(int(wait_time * 1000), 1) if wait_time else 0)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

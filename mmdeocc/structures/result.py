@@ -144,7 +144,9 @@ class DeOcclusionResult:
         """Inverse of :meth:`to_dict` (numpy arrays).
 
         Args:
-            data (dict): A dict written by :meth:`to_dict`.
+            data (dict): A dict written by :meth:`to_dict`, or an
+                inferencer record (whose visible masks are under ``masks``,
+                mmdet's key).
 
         Returns:
             DeOcclusionResult: With numpy ``order`` (int8), bool masks,
@@ -181,11 +183,12 @@ class DeOcclusionResult:
                 return None
             return np.asarray(data[key], dtype=dtype)
 
+        modal_key = next((k for k in ('modal_masks', 'masks')
+                          if data.get(k) is not None), None)
         return cls(
             order=order,
             amodal_masks=masks('amodal_masks'),
-            modal_masks=masks('modal_masks')
-            if data.get('modal_masks') is not None else None,
+            modal_masks=masks(modal_key) if modal_key else None,
             labels=optional('labels', np.int64),
             scores=optional('scores', np.float32),
             layers=optional('layers', np.int64))

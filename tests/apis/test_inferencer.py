@@ -27,7 +27,7 @@ def given(api_scenes, api_pcnet):
 
 def test_masks_from_annotations(given, api_scenes, api_pcnet, tmp_path):
     out = given(str(api_scenes.parent / 'images'), out_dir=str(tmp_path),
-                show_progress=False)
+                no_save_pred=False, show_progress=False)
     truth = scene_masks(api_scenes)
     assert out['summary']['num_processed'] == len(truth) == 3
     assert out['summary']['settings']['gap_tolerance'] == 0  # reference
@@ -101,7 +101,7 @@ def test_image_without_objects(api_scenes, api_pcnet, tmp_path):
                                        pcnet_m=str(api_pcnet))
     path = api_scenes.parent / 'images' / data['images'][0]['file_name']
     out = inferencer(str(path), out_dir=str(tmp_path / 'out'),
-                     show_progress=False)
+                     no_save_pred=False, show_progress=False)
     result = out['results'][0]
     record = json.loads(open(result.files['pred']).read())
     assert record['num_objects'] == 0 and record['order'] == []
@@ -164,7 +164,8 @@ def test_detector_mode_paths_and_arrays(api_detector, api_pcnet, api_scenes,
         det_config=str(cfg_file), det_checkpoint=str(ckpt),
         pcnet_m=str(api_pcnet),
         cfg_options={'model.test_cfg.rcnn.score_thr': 1.01})
-    out = none(paths[0], out_dir=str(tmp_path / 'none'), show_progress=False)
+    out = none(paths[0], out_dir=str(tmp_path / 'none'), no_save_pred=False,
+               show_progress=False)
     record = json.loads(open(out['results'][0].files['pred']).read())
     assert record['num_objects'] == 0 and record['scores'] == []
 
@@ -181,12 +182,13 @@ def test_read_image_and_list_images_errors(tmp_path):
 
 
 def test_reused_out_dir_holds_only_the_new_run(given, api_scenes, tmp_path):
-    from mmdeocc.apis.inferencer import clean_out_dir
+    from mmdeocc.apis.inference_outputs import clean_out_dir
     images = sorted((api_scenes.parent / 'images').iterdir())
     given([str(p) for p in images], out_dir=str(tmp_path),
-          show_progress=False)
+          no_save_pred=False, show_progress=False)
     assert len(list((tmp_path / 'preds').iterdir())) == len(images)
-    given(str(images[0]), out_dir=str(tmp_path), show_progress=False)
+    given(str(images[0]), out_dir=str(tmp_path), no_save_pred=False,
+          show_progress=False)
     assert [p.stem for p in (tmp_path / 'preds').iterdir()] == [
         images[0].stem
     ]
@@ -199,3 +201,92 @@ def test_reused_out_dir_holds_only_the_new_run(given, api_scenes, tmp_path):
     with pytest.raises(FileExistsError, match='no summary.json'):
         clean_out_dir(str(foreign))
     assert (foreign / 'vis' / 'mine.png').exists()
+
+
+def test_det_inferencer_call_patterns(api_detector, api_pcnet, api_scenes,
+                                      tmp_path):
+    """Called like mmdet's DetInferencer: same arguments, same prediction
+    dicts (labels, scores, bboxes, masks identical to DetInferencer's on
+    the plain detector) plus the de-occlusion fields."""
+    from mmdet.apis import DetInferencer
+    from mmdet.structures import DetDataSample
+    cfg_file, ckpt = api_detector
+    paths = list_images(str(api_scenes.parent / 'images'))[:2]
+    ours = DeOcclusionInferencer(model=str(cfg_file), weights=str(ckpt),
+                                 pcnet_m=str(api_pcnet), score_thr=0.0,
+                                 device='cpu')
+    out_dir = tmp_path / 'out'
+    out = ours(paths, batch_size=2, out_dir=str(out_dir), no_save_pred=False,
+               pred_score_thr=0.0, return_vis=True, show_progress=False)
+    assert set(out) >= {'predictions', 'visualization'}
+    mmdet = DetInferencer(model=str(cfg_file), weights=str(ckpt),
+                          device='cpu', show_progress=False)
+    plain = mmdet(paths, batch_size=2)['predictions']
+    for pred, ref, path in zip(out['predictions'], plain, paths):
+        for key in ('labels', 'scores', 'bboxes'):
+            assert np.allclose(pred[key], ref[key], atol=1e-4), key
+        assert pred['masks'] == ref['masks']
+        n = len(ref['labels'])
+        assert len(pred['amodal_masks']) == n == len(pred['order'])
+        assert len(pred['deoccluded']) == n
+        stem = path.split('/')[-1].rsplit('.', 1)[0]
+        saved = json.loads((out_dir / 'preds' / f'{stem}.json').read_text())
+        assert saved == pred
+        assert (out_dir / 'vis' / f'{stem}.png').is_file()
+    assert len(out['visualization']) == 2
+    vis = out['visualization'][0]
+    assert vis.ndim == 3 and vis.dtype == np.uint8
+    samples = ours(paths[0], return_datasamples=True,
+                   show_progress=False)['predictions']
+    assert isinstance(samples[0], DetDataSample)
+    assert 'amodal_masks' in samples[0].pred_instances
+    num = len(samples[0].pred_instances)
+    assert tuple(samples[0].pred_occlusion_order.shape) == (num, num)
+    with pytest.raises(ValueError, match='not both'):
+        DeOcclusionInferencer(model=str(cfg_file), det_config=str(cfg_file))
+
+
+def test_deocclusion_visualizer(api_detector, api_pcnet, api_scenes,
+                                tmp_path):
+    """The registered visualizer draws the de-occlusion picture beside the
+    order graph; samples without de-occlusion are drawn as mmdet does."""
+    from mmdet.registry import VISUALIZERS
+    from mmdet.structures import DetDataSample
+    from mmdet.visualization import DetLocalVisualizer
+
+    from mmdeocc.visualization import (DeOcclusionVisualizer,
+                                       deocclusion_pictures, side_by_side)
+    cfg_file, ckpt = api_detector
+    inferencer = DeOcclusionInferencer(
+        det_config=str(cfg_file), det_checkpoint=str(ckpt),
+        pcnet_m=str(api_pcnet), score_thr=0.0)
+    path = list_images(str(api_scenes.parent / 'images'))[0]
+    sample = inferencer(path, return_datasamples=True,
+                        show_progress=False)['predictions'][0]
+    visualizer = VISUALIZERS.build(
+        dict(type='DeOcclusionVisualizer', name='deocc_vis_test'))
+    assert isinstance(visualizer, DeOcclusionVisualizer)
+    classes = inferencer.class_names
+    visualizer.dataset_meta = dict(classes=classes,
+                                   palette=[(220, 20, 60)] * len(classes))
+    image = read_image(path)
+    out_file = tmp_path / 'drawn.png'
+    visualizer.add_datasample('x', image[..., ::-1], sample, draw_gt=False,
+                              pred_score_thr=0.0, out_file=str(out_file))
+    names = [inferencer.class_names[k]
+             for k in sample.pred_instances.labels.tolist()]
+    picture, graph = deocclusion_pictures(image, sample, names)
+    assert np.array_equal(cv2.imread(str(out_file)),
+                          side_by_side([picture, graph]))
+    plain = DetDataSample(metainfo=sample.metainfo)
+    plain.pred_instances = sample.pred_instances.clone()
+    del plain.pred_instances.amodal_masks
+    np.random.seed(0)  # mmdet jitters mask colours with np.random
+    visualizer.add_datasample('y', image[..., ::-1], plain, draw_gt=False,
+                              pred_score_thr=0.0)
+    reference = DetLocalVisualizer(name='deocc_vis_ref')
+    reference.dataset_meta = visualizer.dataset_meta
+    np.random.seed(0)
+    reference.add_datasample('y', image[..., ::-1], plain, draw_gt=False,
+                             pred_score_thr=0.0)
+    assert np.array_equal(visualizer.get_image(), reference.get_image())

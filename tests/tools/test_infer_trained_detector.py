@@ -49,7 +49,7 @@ def test_trained_detector_masks_through_infer(tmp_path, monkeypatch):
         np.testing.assert_array_equal(order, -order.T)  # antisymmetric
         assert set(np.unique(order)) <= {-1, 0, 1}
         for i in range(n):
-            modal = decode_rle(rec['modal_masks'][i]).astype(bool)
+            modal = decode_rle(rec['masks'][i]).astype(bool)
             amodal = decode_rle(rec['amodal_masks'][i]).astype(bool)
             assert modal.shape == amodal.shape == (128, 128)
             if rec['deoccluded'][i]:
