@@ -13,7 +13,7 @@ Examples::
         --out work_dirs/scenes/demo --num-scenes 20 --seed 0
 
     # benchmark with held-out classes (train without them, test on them)
-    SHAPES=../shared/data/mpeg7_ce_shape1_partB
+    SHAPES=/path/to/mpeg7_ce_shape1_partB  # all 1,400 MPEG-7 silhouettes
     HELD_OUT=apple,bell,bird,bottle,camel,cup,deer,elephant,hammer,key
     python tools/make_occlusion_scenes.py --shapes $SHAPES \\
         --out work_dirs/scenes/train --num-scenes 5000 --seed 0 \\
@@ -22,12 +22,18 @@ Examples::
         --out work_dirs/scenes/test --num-scenes 500 --seed 1 \\
         --classes $HELD_OUT
 
+    # one-class scenes for the tiny class-agnostic detector
+    python tools/make_occlusion_scenes.py --shapes data/shapes/mpeg7 \\
+        --out data/scenes/tiny_det_val --num-scenes 50 --seed 11 \\
+        --image-size 128 128 --objects-per-scene 2 4 --single-class object
+
     # the "two-object occlusion" scenes (one object partly covers another)
     python tools/make_occlusion_scenes.py --shapes data/shapes/mpeg7 \\
         --out work_dirs/scenes/pairs --num-scenes 50 --two-object \\
         --occlusion moderate
 """
 import argparse
+import dataclasses
 import os.path as osp
 import sys
 from typing import List, Optional
@@ -37,8 +43,10 @@ import torch
 # Make the repository importable when run as `python tools/...` from a clone.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmdeocc.datasets.synthesis import (  # noqa: E402
-    FORMATS, OCCLUSION_LEVELS, TextureBank, generate_scenes, load_shapes)
+from mmdeocc.datasets.synthesis import (FORMATS,  # noqa: E402
+                                        OCCLUSION_LEVELS, TextureBank,
+                                        generate_scenes, load_shapes)
+from mmdeocc.utils.cli import run_tool  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -104,6 +112,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--max-side', type=int, default=None,
                         help='downscale silhouettes on load so that their '
                         'longest side is at most this (faster loading)')
+    parser.add_argument(
+        '--single-class', default=None, metavar='NAME',
+        help='annotate every object as one category NAME (e.g. object: '
+        'class-agnostic detectors); the images are the same')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing dataset in --out')
     parser.add_argument('--no-progress', action='store_true',
@@ -134,6 +146,11 @@ def main(argv: Optional[List[str]] = None) -> str:
     torch.set_num_threads(1)
     shapes, categories = load_shapes(
         args.shapes, args.classes, args.exclude_classes, args.max_side)
+    if args.single_class:
+        shapes = [dataclasses.replace(s, category_id=1) for s in shapes]
+        categories = [
+            dict(id=1, name=args.single_class, supercategory='shape')
+        ]
     textures = TextureBank(args.textures) if args.textures else None
     overlap = (tuple(args.overlap_range)
                if args.overlap_range is not None else args.occlusion)
@@ -166,4 +183,4 @@ def main(argv: Optional[List[str]] = None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

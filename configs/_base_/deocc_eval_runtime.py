@@ -1,4 +1,4 @@
-# Shared settings of the de-occlusion evaluation configs (tools/test.py).
+# Shared settings of the de-occlusion evaluation configs (tools/analysis_tools/eval_deocclusion.py).
 default_scope = 'mmdet'
 custom_imports = dict(imports=['mmdeocc'], allow_failed_imports=False)
 
@@ -15,7 +15,7 @@ deoccluder = dict(
     amodal_union_visible=False,
     amodal_restrict_to_eraser=False,
     batch_size=64)
-# Benchmark defaults (tools/test.py flags override them); each evaluation
+# Benchmark defaults (eval_deocclusion.py flags override them); each evaluation
 # config sets `name` and may set `methods`.
 deocc_eval = dict(
     name='',

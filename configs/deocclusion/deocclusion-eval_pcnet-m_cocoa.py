@@ -5,7 +5,7 @@
 # e.g. the released one converted with tools/convert_official_ckpt.py:
 #   python tools/convert_official_ckpt.py COCOA_pcnet_m.pth.tar \
 #     checkpoints/pcnet_m_cocoa.pth
-#   python tools/test.py configs/deocclusion/deocclusion-eval_pcnet-m_cocoa.py \
+#   python tools/analysis_tools/eval_deocclusion.py configs/deocclusion/deocclusion-eval_pcnet-m_cocoa.py \
 #     checkpoints/pcnet_m_cocoa.pth --out work_dirs/eval/cocoa.json
 # Published (METHOD 4.4): ordering Area / Y-axis / Convex / ours =
 # 62.4 / 58.7 / 76.0 / 87.1; amodal IoU Raw / Convex^R / NOG / OG =

@@ -5,7 +5,7 @@
 # the released one converted with tools/convert_official_ckpt.py:
 #   python tools/convert_official_ckpt.py KINS_pcnet_m.pth.tar \
 #     checkpoints/pcnet_m_kins.pth --use-category
-#   python tools/test.py configs/deocclusion/deocclusion-eval_pcnet-m_kins.py \
+#   python tools/analysis_tools/eval_deocclusion.py configs/deocclusion/deocclusion-eval_pcnet-m_kins.py \
 #     checkpoints/pcnet_m_kins.pth --out work_dirs/eval/kins.json
 # Published (METHOD 4.4): ordering Area / Y-axis / Convex / ours =
 # 77.4 / 81.9 / 76.3 / 92.5 (KINS used the larger-on-top area rule:

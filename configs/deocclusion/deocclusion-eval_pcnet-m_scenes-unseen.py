@@ -5,7 +5,7 @@
 #   python tools/make_occlusion_scenes.py --shapes data/shapes/mpeg7 \
 #     --out data/scenes/test_unseen --num-scenes 200 --seed 2 --occlusion mixed
 # Then, in one run, every method on the same images (GT modal masks in):
-#   python tools/test.py \
+#   python tools/analysis_tools/eval_deocclusion.py \
 #     configs/deocclusion/deocclusion-eval_pcnet-m_scenes-unseen.py \
 #     checkpoints/pcnet_m_shapes.pth \
 #     --sup-checkpoint checkpoints/pcnet_sup_shapes.pth \

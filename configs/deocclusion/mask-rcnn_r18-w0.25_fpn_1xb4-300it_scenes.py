@@ -9,21 +9,14 @@
 # silhouette classes apart is far beyond a few hundred CPU iterations (with
 # ten classes the scores stay at chance, ~0.1, after 300 iterations).
 #
-# Make the scenes (128 x 128 images), relabel them as one class, then train
-# on CPU (300 iterations took 7 min with one thread on a loaded 2-core
-# machine):
+# Make the scenes (128 x 128 images, one class), then train on CPU (300
+# iterations took 7 min with one thread on a loaded 2-core machine):
 #   python tools/make_occlusion_scenes.py --shapes data/shapes/mpeg7 \
 #     --out data/scenes/tiny_det_train --num-scenes 600 --seed 10 \
-#     --image-size 128 128 --objects-per-scene 2 4 --no-progress
+#     --image-size 128 128 --objects-per-scene 2 4 --single-class object
 #   python tools/make_occlusion_scenes.py --shapes data/shapes/mpeg7 \
 #     --out data/scenes/tiny_det_val --num-scenes 50 --seed 11 \
-#     --image-size 128 128 --objects-per-scene 2 4 --no-progress
-#   python -c "import json, sys; [json.dump(dict(d, annotations=[dict(a, \
-#     category_id=1) for a in d['annotations']], categories=[dict(id=1, \
-#     name='object', supercategory='shape')]), open(p, 'w')) for p in \
-#     sys.argv[1:] for d in [json.load(open(p))]]" \
-#     data/scenes/tiny_det_train/annotations.json \
-#     data/scenes/tiny_det_val/annotations.json
+#     --image-size 128 128 --objects-per-scene 2 4 --single-class object
 #   python tools/train.py \
 #     configs/deocclusion/mask-rcnn_r18-w0.25_fpn_1xb4-300it_scenes.py
 # checkpoints/mask-rcnn_r18_tiny_scenes.pth is this config's iter_300.pth

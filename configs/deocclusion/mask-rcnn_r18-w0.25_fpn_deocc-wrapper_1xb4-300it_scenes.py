@@ -17,7 +17,7 @@ _base_ = ['./mask-rcnn_r18-w0.25_fpn_1xb4-300it_scenes.py']
 model = dict(
     type='DeOcclusionDetector',
     detector_type='MaskRCNN',
-    pcnet_m='checkpoints/pcnet_m_coco128.pth',
+    pcnet_m='checkpoints/pcnet_m_shapes.pth',
     deoccluder=dict(order_th=0.1, amodal_th=0.2, batch_size=64),
     score_thr=0.5,
     max_instances=20)

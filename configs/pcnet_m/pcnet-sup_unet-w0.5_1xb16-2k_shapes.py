@@ -15,7 +15,7 @@
 # The recipe of checkpoints/pcnet_sup_shapes.pth.
 # At test time it runs in the OG pipeline (eraser = ancestors under the
 # evaluated ordering):
-#   python tools/test.py \
+#   python tools/analysis_tools/eval_deocclusion.py \
 #     configs/deocclusion/deocclusion-eval_pcnet-m_scenes-unseen.py \
 #     work_dirs/pcnet-m_unet-w0.5_1xb16-2k_shapes/iter_2000.pth \
 #     --sup-checkpoint work_dirs/pcnet-sup_unet-w0.5_1xb16-2k_shapes/iter_2000.pth

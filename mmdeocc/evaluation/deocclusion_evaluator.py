@@ -1,7 +1,8 @@
 """The de-occlusion benchmark loop: every method on the same images.
 
-This module's one job is the evaluation loop behind ``tools/test.py`` (the
-paper's protocol, METHOD section 4): ground-truth *modal* masks go in,
+This module's one job is the evaluation loop behind
+``tools/analysis_tools/eval_deocclusion.py`` (the paper's protocol, METHOD
+section 4): ground-truth *modal* masks go in,
 every requested method orders the objects and completes their amodal
 masks, and the results are scored against the ground truth in the layout
 of the paper's Tables 1 (ordering) and 2 (amodal completion). Writing the

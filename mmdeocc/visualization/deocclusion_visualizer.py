@@ -17,6 +17,7 @@ import mmcv
 import numpy as np
 from mmdet.registry import VISUALIZERS
 from mmdet.visualization import DetLocalVisualizer
+from mmengine.logging import print_log
 
 from mmdeocc.structures import DeOcclusionResult
 from mmdeocc.structures.masks import to_numpy
@@ -130,6 +131,7 @@ class DeOcclusionVisualizer(DetLocalVisualizer):
                  **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         self.min_side = int(min_side)
+        self._warned_labels = False
 
     def instance_names(self, sample) -> Optional[List[Optional[str]]]:
         """Class names of the predicted instances (``dataset_meta``)."""
@@ -139,6 +141,27 @@ class DeOcclusionVisualizer(DetLocalVisualizer):
             return None
         return [classes[int(k)] if 0 <= int(k) < len(classes) else None
                 for k in to_numpy(labels).tolist()]
+
+    def _drawable_gt(self, sample) -> bool:
+        """Whether the sample's ground truth can be drawn with the class
+        names (labels beyond them are reported once, not drawn)."""
+        if 'gt_instances' not in sample:
+            return False
+        classes = (self.dataset_meta or {}).get('classes', None)
+        labels = sample.gt_instances.get('labels', None)
+        if classes is None or labels is None or len(labels) == 0:
+            return True
+        top = int(labels.max())
+        if top < len(classes):
+            return True
+        if not self._warned_labels:
+            self._warned_labels = True
+            print_log(
+                f'DeOcclusionVisualizer: ground-truth label {top} has no '
+                f'class name ({len(classes)} classes in dataset_meta); the '
+                'ground truth is not drawn. Give the dataset the classes of '
+                'its annotation file.', logger='current', level=30)
+        return False
 
     def draw_deocclusion(self, image: np.ndarray, sample,
                          pred_score_thr: float = 0.3) -> np.ndarray:
@@ -195,7 +218,7 @@ class DeOcclusionVisualizer(DetLocalVisualizer):
             return
         image = image.clip(0, 255).astype(np.uint8)
         panels = [self.draw_deocclusion(image, data_sample, pred_score_thr)]
-        if draw_gt and 'gt_instances' in data_sample:
+        if draw_gt and self._drawable_gt(data_sample):
             meta = self.dataset_meta or {}
             gt = self._draw_instances(image, data_sample.gt_instances,
                                       meta.get('classes', None),

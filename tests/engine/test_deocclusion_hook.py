@@ -260,27 +260,6 @@ def test_hook_patches_val_step_and_label_map(det_cfg, det_ckpt, pcnet_ckpt):
     assert type(detector).val_step is original
 
 
-def test_test_detector_tool_adds_hook_and_dump(det_cfg, tmp_path,
-                                               det_ckpt, pcnet_ckpt):
-    tool = load_tool('test_detector')
-    cfg_file = tmp_path / 'cfg.py'
-    det_cfg.dump(str(cfg_file))
-    args = tool.parse_args([
-        str(cfg_file), str(det_ckpt), '--pcnet-m', str(pcnet_ckpt),
-        '--score-thr', '0.2', '--out', str(tmp_path / 'x.pkl'),
-        '--work-dir', str(tmp_path)
-    ])
-    cfg = tool.build_config(args)
-    hooks = [h for h in cfg.custom_hooks if h['type'] == 'DeOcclusionHook']
-    assert len(hooks) == 1
-    assert hooks[0]['pcnet_m'] == str(pcnet_ckpt)
-    assert hooks[0]['score_thr'] == 0.2
-    evaluators = cfg.test_evaluator
-    assert evaluators[-1]['type'] == 'DumpDeOcclusionResults'
-    assert cfg.load_from == str(det_ckpt)
-    assert isinstance(Config.fromstring(cfg.pretty_text, '.py'), Config)
-
-
 # ----------------------------------------------------------------------
 # Content completion (PCNet-C) through the hook and the wrapper
 # ----------------------------------------------------------------------

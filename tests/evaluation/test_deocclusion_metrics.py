@@ -217,6 +217,40 @@ def test_iou_matching_of_detector_outputs():
         evaluate(OcclusionOrderMetric(), [sample])
 
 
+def test_iou_matching_uses_deoccluded_detections_only():
+    """A duplicate of object 1 scored above it but not de-occluded (below
+    the hook's threshold) is no match candidate; ``*_matched`` accuracies
+    leave out the pairs of undetected objects."""
+    modal, amodal, gt = scene()
+    # detections: 0, 1, a duplicate of 1 (not de-occluded); 2 is missed
+    det_modal = np.stack([modal[0], modal[1], modal[1]])
+    det_order = np.zeros((3, 3), dtype=np.int8)
+    det_order[0, 1], det_order[1, 0] = 1, -1
+    sample = dict(
+        img_id=8,
+        ori_shape=(H, W),
+        instances=[
+            dict(modal_mask=encode_rle(m), amodal_mask=encode_rle(a))
+            for m, a in zip(modal, amodal)
+        ],
+        pred_instances=dict(
+            masks=torch.from_numpy(det_modal),
+            amodal_masks=torch.from_numpy(det_modal),
+            scores=torch.tensor([0.9, 0.6, 0.8]),
+            deoccluded=torch.tensor([True, True, False])),
+        pred_occlusion_order=det_order)
+    order = evaluate(OcclusionOrderMetric(match='iou'), [sample])
+    # objects 2 and 3 unmatched; the relation 0-1 is right, 1-2 is missed
+    assert order['deocc/num_unmatched_gt'] == 2
+    assert order['deocc/acc_occluded'] == pytest.approx(50.0)
+    assert order['deocc/acc_occluded_matched'] == pytest.approx(100.0)
+    assert order['deocc/num_occluded_pairs_matched'] == 1
+    # without the flags the higher-scored duplicate takes object 1
+    del sample['pred_instances']['deoccluded']
+    order = evaluate(OcclusionOrderMetric(match='iou'), [sample])
+    assert order['deocc/acc_occluded'] == pytest.approx(0.0)
+
+
 def test_fully_hidden_objects_are_reported_not_scored():
     modal, amodal, gt = scene()
     modal = np.concatenate([modal, np.zeros((1, H, W), bool)])

@@ -100,3 +100,24 @@ def test_bad_arguments(tool, tmp_path):
         tool.parse_args(['--shapes', SHAPES, '--out', str(tmp_path),
                          '--num-scenes', '1', '--objects-per-scene', '4',
                          '2'])
+
+
+def test_single_class_keeps_the_scenes(tool, tmp_path):
+    """--single-class relabels every object, the images stay the same."""
+    common = ['--shapes', SHAPES, '--num-scenes', '3', '--seed', '4',
+              '--image-size', '64', '64', '--max-side', '64',
+              '--no-progress']
+    plain = tool.main(common + ['--out', str(tmp_path / 'plain')])
+    single = tool.main(common + ['--out', str(tmp_path / 'one'),
+                                 '--single-class', 'object'])
+    a, b = (json.loads(open(p).read()) for p in (plain, single))
+    assert b['categories'] == [dict(id=1, name='object',
+                                    supercategory='shape')]
+    assert {ann['category_id'] for ann in b['annotations']} == {1}
+    assert len({ann['category_id'] for ann in a['annotations']}) > 1
+    for x, y in zip(a['annotations'], b['annotations']):
+        assert {**x, 'category_id': 1} == y
+    for image in a['images']:
+        name = image['file_name']
+        assert open(tmp_path / 'plain' / 'images' / name, 'rb').read() == \
+            open(tmp_path / 'one' / 'images' / name, 'rb').read()

@@ -5,7 +5,7 @@
 # Make them once (about 20 s):
 #   python tools/make_occlusion_scenes.py --shapes data/shapes/mpeg7 \
 #     --out data/scenes/test_unseen --num-scenes 200 --seed 2 --occlusion mixed
-# Only the annotations are read by tools/test.py (masks in, no images).
+# Only the annotations are read by tools/analysis_tools/eval_deocclusion.py (masks in, no images).
 _base_ = ['./deocc_eval_loader.py']
 data_root = 'data/scenes/test_unseen/'
 test_dataloader = dict(

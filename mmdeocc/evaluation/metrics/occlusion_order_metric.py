@@ -35,6 +35,13 @@ class OcclusionOrderMetric(BaseMetric):
     (unordered) pairs behind each. Counts are pooled over images (micro
     average). See :mod:`.sample_fields` for the data-sample keys.
 
+    With detector outputs (``match='iou'``) those numbers mix detection and
+    ordering: a pair with an undetected object counts as wrong. The same
+    accuracies over the pairs whose two objects were both matched to a
+    de-occluded detection are reported as ``acc_occluded_matched`` /
+    ``acc_all_matched`` (with ``num_occluded_pairs_matched``): the ordering
+    quality on what the detector found.
+
     Args:
         gt_source (str): ``'masks'`` or ``'annotation'``.
         tie_rule (str): Tie rule of the mask-derived order: ``'reference'``
@@ -108,8 +115,14 @@ class OcclusionOrderMetric(BaseMetric):
             num_pred = num_pred_instances(sample)
             pred = gather_matched_order(pred_order(sample, num_pred),
                                         gt_to_pred)
-            counts = order_accuracy(pred, self.ground_truth_order(gt))
+            gt_order = self.ground_truth_order(gt)
+            counts = order_accuracy(pred, gt_order)
             counts['unmatched_gt'] = int(np.count_nonzero(gt_to_pred < 0))
+            if self.match == 'iou':
+                found = np.flatnonzero(gt_to_pred >= 0)
+                counts['matched'] = order_accuracy(
+                    pred[np.ix_(found, found)],
+                    gt_order[np.ix_(found, found)])
             self.results.append(counts)
 
     def compute_metrics(self, results: List[Dict[str, int]]) -> Dict:
@@ -133,4 +146,16 @@ class OcclusionOrderMetric(BaseMetric):
             acc_all=pooled['acc_all'],
             num_occluded_pairs=pooled['num_occluded_pairs'],
             num_pairs=pooled['num_pairs'],
-            num_unmatched_gt=sum(r['unmatched_gt'] for r in results))
+            num_unmatched_gt=sum(r['unmatched_gt'] for r in results),
+            **self._matched_metrics(results))
+
+    @staticmethod
+    def _matched_metrics(results: List[Dict[str, Any]]) -> Dict[str, Any]:
+        """Accuracies over pairs of matched ground truth (``'iou'``)."""
+        if not all('matched' in r for r in results):
+            return {}
+        pooled = pooled_order_accuracy(r['matched'] for r in results)
+        return dict(
+            acc_occluded_matched=pooled['acc_occluded'],
+            acc_all_matched=pooled['acc_all'],
+            num_occluded_pairs_matched=pooled['num_occluded_pairs'])

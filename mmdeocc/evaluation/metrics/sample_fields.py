@@ -320,7 +320,9 @@ def match_predictions(sample: Any, gt: GroundTruth, match: str,
             - predictions come from a detector: greedy matching of
             ``pred_instances.masks`` to the ground-truth modal masks by
             decreasing ``pred_instances.scores`` at ``iou_thr``
-            (:func:`mmdeocc.evaluation.functional.match_instances`).
+            (:func:`mmdeocc.evaluation.functional.match_instances`);
+            when ``pred_instances.deoccluded`` is present only the
+            de-occluded detections are candidates.
         iou_thr (float): IoU threshold of the ``'iou'`` mode.
 
     Returns:
@@ -338,5 +340,19 @@ def match_predictions(sample: Any, gt: GroundTruth, match: str,
         return np.arange(len(gt), dtype=np.int64)
     if match == 'iou':
         modal = pred_masks(sample, 'masks', tuple(gt.shape))
-        return match_instances(modal, gt.modal, iou_thr, pred_scores(sample))
+        scores = pred_scores(sample)
+        flags = get_field(pred_instances(sample), 'deoccluded')
+        if flags is None:
+            return match_instances(modal, gt.modal, iou_thr, scores)
+        # only de-occluded detections: the others (below the de-occlusion
+        # score_thr, beyond max_instances) carry placeholder amodal masks
+        # and no order
+        kept = np.flatnonzero(to_numpy(flags).astype(bool))
+        gt_to_kept = match_instances(
+            modal[kept], gt.modal, iou_thr,
+            None if scores is None else to_numpy(scores)[kept])
+        gt_to_pred = np.full(len(gt_to_kept), -1, dtype=np.int64)
+        matched = gt_to_kept >= 0
+        gt_to_pred[matched] = kept[gt_to_kept[matched]]
+        return gt_to_pred
     raise ValueError(f'match must be one of {MATCH_MODES}, got {match!r}')

@@ -1,4 +1,4 @@
-"""tools/test.py end to end: config + checkpoint in, tables and files out."""
+"""tools/analysis_tools/eval_deocclusion.py end to end: config + checkpoint in, tables and files out."""
 import importlib.util
 import json
 import os.path as osp
@@ -14,7 +14,7 @@ from mmdeocc.models import (PCNetM, config_text_for_model,
 pytestmark = pytest.mark.usefixtures('one_torch_thread_per_module')
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(ROOT, 'tools', 'test.py')
+TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'eval_deocclusion.py')
 SHAPES = osp.join(ROOT, 'data', 'shapes', 'mpeg7')
 
 
