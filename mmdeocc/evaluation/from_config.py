@@ -107,7 +107,9 @@ def build_eval_dataset(cfg: Config) -> Any:
             "dict(type='AmodalCocoDataset', ann_file=...))")
     dataset_cfg = dict(dataset_cfg)
     dataset_cfg.setdefault('test_mode', True)
-    dataset_cfg.setdefault('pipeline', [])
+    # only the records are read (ground-truth masks in, no images): a
+    # detector pipeline would load images and need mmdet's transform scope
+    dataset_cfg['pipeline'] = []
     ann_file = dataset_cfg.get('ann_file', '')
     full = osp.join(dataset_cfg.get('data_root', '') or '', ann_file or '')
     if ann_file and not osp.isfile(full):
@@ -116,6 +118,23 @@ def build_eval_dataset(cfg: Config) -> Any:
     dataset = DATASETS.build(dataset_cfg)
     dataset.full_init()
     return dataset
+
+
+#: Model types an evaluation config may carry (the PCNet-M to evaluate).
+PCNET_MODEL_TYPES = ('PCNetM', 'mmdet.PCNetM')
+
+
+def _refuse_detector_config(cfg: Config, path: Optional[str]) -> None:
+    """A detector config is tested with tools/test.py, not here."""
+    model = cfg.get('model', None) or {}
+    kind = model.get('type') if hasattr(model, 'get') else None
+    if 'deocc_eval' in cfg or kind is None or kind in PCNET_MODEL_TYPES:
+        return
+    raise DeOcclusionEvalError(
+        f'{path or "the config"} is a detector config (model type {kind}); '
+        'the de-occlusion benchmark takes an evaluation config '
+        '(configs/deocclusion/deocclusion-eval_*.py). Test a detector with '
+        'de-occlusion attached with tools/test.py CONFIG CHECKPOINT')
 
 
 def evaluate_from_config(cfg: Union[str, Config],
@@ -167,6 +186,7 @@ def evaluate_from_config(cfg: Union[str, Config],
         cfg = Config.fromfile(cfg)
     else:
         cfg_path = getattr(cfg, 'filename', None)
+    _refuse_detector_config(cfg, cfg_path)
     eval_cfg = dict(cfg.get('deocc_eval', None) or {})
     unknown = sorted(set(eval_cfg) - set(DEOCC_EVAL_KEYS))
     if unknown:

@@ -1,4 +1,5 @@
-"""tools/analysis_tools/eval_deocclusion.py end to end: config + checkpoint in, tables and files out."""
+"""tools/analysis_tools/eval_deocclusion.py end to end: config + checkpoint
+in, tables and files out."""
 import importlib.util
 import json
 import os.path as osp
@@ -121,3 +122,13 @@ def test_bad_inputs(tool, setup_files, capsys):
                    '--device', 'cpu', '--no-progress'])
     with pytest.raises(FileNotFoundError, match='config file'):
         tool.main([str(setup_files['root'] / 'missing_cfg.py'), 'none'])
+
+
+def test_detector_config_is_redirected_to_the_test_tool(tool):
+    """A detector config (its pipeline needs mmdet's LoadAnnotations) gets
+    one clear message naming tools/test.py, not a TypeError."""
+    config = osp.join(
+        ROOT, 'configs', 'deocclusion',
+        'mask-rcnn_r18-w0.25_fpn_deocc-hook_1xb4-300it_scenes.py')
+    with pytest.raises(DeOcclusionEvalError, match='tools/test.py'):
+        tool.main([config, 'none', '--methods', 'area'])
