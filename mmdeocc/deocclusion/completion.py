@@ -14,7 +14,7 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from mmdeocc.structures.image_ops import crop_union, dilate_square
+from mmdeocc.structures.image_ops import crop_unions, dilate_square
 from mmdeocc.structures.packed_masks import PackedMasks
 
 # predict(modal_in (B,S,S) bool, eraser (B,S,S) bool, category_ids (B,) or
@@ -75,15 +75,16 @@ def build_inputs(job: CompletionJobs, start: int, stop: int, size: int,
                  mode: str, eraser_dilation: int) -> Tuple[Tensor, Tensor]:
     """Network inputs of items ``start:stop`` of one job.
 
+    The target and the eraser are cropped from one read of the packed
+    masks per window (:func:`crop_unions`).
+
     Returns:
         tuple[Tensor, Tensor]: ``modal_in`` (target zeroed inside the eraser)
         and ``eraser``, both ``(B, S, S)`` bool.
     """
-    windows = job.windows[start:stop]
-    modal = crop_union(job.packed, windows, job.targets[start:stop], size,
-                       mode)
-    eraser = crop_union(job.packed, windows, job.erasers[start:stop], size,
-                        mode)
+    modal, eraser = crop_unions(
+        job.packed, job.windows[start:stop],
+        [job.targets[start:stop], job.erasers[start:stop]], size, mode)
     eraser = dilate_square(eraser, eraser_dilation)
     return modal & ~eraser, eraser
 

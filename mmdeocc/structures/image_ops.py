@@ -35,7 +35,9 @@ The RGB crop samples the window ``[x0, x0 + side)`` at
 ``x0 + (d + 0.5) * side / S - 0.5`` (half-pixel centres, as ``cv2.resize``
 and the bilinear mask crops), with zero (black) outside the image.
 """
-from typing import Iterator, List, Optional, Sequence, Tuple
+import sys
+import threading
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -44,16 +46,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmdeocc.utils.validation import check_choice
-from .packed_masks import DEFAULT_PIXEL_CHUNK, PackedMasks
+from .packed_masks import BITS_PER_WORD, DEFAULT_PIXEL_CHUNK, PackedMasks
 
 __all__ = [
     'SAMPLING_MODES', 'nearest_taps', 'linear_taps', 'crop_union',
-    'dilate_square', 'paste_patches', 'IMAGENET_MEAN', 'IMAGENET_STD',
-    'INTERPOLATIONS', 'crop_resize_image', 'paste_resize_image',
-    'normalize_rgb', 'denormalize_rgb'
+    'crop_unions', 'dilate_square', 'paste_patches', 'IMAGENET_MEAN',
+    'IMAGENET_STD', 'INTERPOLATIONS', 'crop_resize_image',
+    'paste_resize_image', 'normalize_rgb', 'denormalize_rgb'
 ]
 
 SAMPLING_MODES = ('nearest', 'bilinear')
+_LITTLE_ENDIAN = sys.byteorder == 'little'
 
 
 def nearest_taps(dst: Tensor, src_len: Tensor, dst_len: int) -> Tensor:
@@ -104,6 +107,302 @@ def linear_taps(dst: Tensor, src_len,
     return i0, i1, w1, den
 
 
+class _Scratch(threading.local):
+    """Per-thread reusable buffers of the crops, grown on demand.
+
+    Fresh multi-megabyte tensors cost page faults on every step on CPU
+    (several times the arithmetic done in them), so the gathers and index
+    computations write into these instead. Nothing is kept in them
+    between calls.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: Dict[Tuple[str, torch.dtype, torch.device],
+                           Tensor] = {}
+
+    def get(self, name: str, count: int, dtype: torch.dtype,
+            device: torch.device) -> Tensor:
+        """A buffer of at least ``count`` elements (its first ``count``).
+
+        Args:
+            name (str): Role of the buffer (distinct roles never alias).
+            count (int): Number of elements needed.
+            dtype (torch.dtype): Element type.
+            device (torch.device): Device.
+
+        Returns:
+            Tensor: ``(count,)`` uninitialised view.
+        """
+        key = (name, dtype, torch.device(device))
+        buf = self.buffers.get(key)
+        if buf is None or buf.numel() < count:
+            buf = torch.empty(count, dtype=dtype, device=device)
+            self.buffers[key] = buf
+        return buf[:count]
+
+
+_SCRATCH = _Scratch()
+
+
+def _window_pixels(packed: PackedMasks, windows: Tensor, taps: Tensor,
+                   dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+    """Flat pixel indices of a per-window grid of taps.
+
+    Item k reads the pixels ``(y0 + taps[k, r], x0 + taps[k, c])`` of its
+    window ``[x0, y0, side]`` (the same taps on both axes, the windows
+    being square). Coordinates outside the image are clamped and flagged
+    in ``valid``.
+
+    Args:
+        packed (PackedMasks): The image's packed masks.
+        windows (Tensor): ``(K, 3)`` int64 windows on ``packed.device``.
+        taps (Tensor): ``(K, T)`` int64 offsets inside the windows.
+        dtype (torch.dtype): Index dtype (int32 where it cannot overflow:
+            cheaper to build and to gather with).
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(K, T, T)`` pixel indices ``y W + x`` (a
+        scratch buffer) and the ``(K, T, T)`` uint8 0/1 mask of in-image
+        taps (uint8: broadcast bitwise ops on bool are not vectorised).
+    """
+    h, w = packed.height, packed.width
+    k, t = taps.shape
+    gy = windows[:, 1:2] + taps
+    gx = windows[:, 0:1] + taps
+    valid_y = ((gy >= 0) & (gy < h)).to(torch.uint8)
+    valid_x = ((gx >= 0) & (gx < w)).to(torch.uint8)
+    valid = valid_y[:, :, None] & valid_x[:, None, :]
+    pixels = _SCRATCH.get('pixels', k * t * t, dtype,
+                          packed.device).view(k, t, t)
+    torch.add((gy.clamp(0, h - 1) * w).to(dtype)[:, :, None],
+              gx.clamp(0, w - 1).to(dtype)[:, None, :],
+              out=pixels)
+    return pixels, valid
+
+
+def _selector_bytes(selectors: Tensor) -> Tuple[Tensor, Tensor]:
+    """Split object sets into the bytes of the packed planes they test.
+
+    Byte ``b`` of word ``w`` of a pixel's packed value holds objects
+    ``63 w + 8 b .. 63 w + 8 b + 7``; it is byte ``8 w + b`` of the pixel
+    (``b`` counted from the least significant byte).
+
+    Args:
+        selectors (Tensor): ``(K, num_words)`` int64 object sets.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(R, K)`` int64 byte slot ``8 w + b`` and
+        ``(R, K)`` uint8 bit mask of each item's r-th non-zero selector
+        byte (mask 0 past an item's last one); ``R`` is the largest number
+        of non-zero bytes of an item.
+    """
+    k = selectors.shape[0]
+    shifts = torch.arange(0, 64, 8, device=selectors.device)
+    parts = ((selectors[:, :, None] >> shifts) & 255).reshape(k, -1)
+    nonzero = parts != 0
+    rounds = int(nonzero.sum(1).max()) if k else 0
+    # Stable sort puts each item's non-zero slots first, in slot order.
+    order = torch.sort((~nonzero).to(torch.uint8), dim=1, stable=True)[1]
+    slots = order[:, :rounds].T.contiguous()
+    masks = torch.gather(parts, 1, order[:, :rounds]).T.to(torch.uint8)
+    return slots, masks
+
+
+def _single_objects(slots: Tensor, masks: Tensor) -> Optional[Tensor]:
+    """The object of each selector, when every set has at most one.
+
+    Args:
+        slots (Tensor): ``(R, K)`` byte slots (:func:`_selector_bytes`).
+        masks (Tensor): ``(R, K)`` uint8 byte masks.
+
+    Returns:
+        Tensor | None: ``(K,)`` int64 object index (-1 for an empty set),
+        or None when some set has two or more objects.
+    """
+    if slots.shape[0] != 1:
+        return None
+    mask = masks[0].long()
+    if bool(((mask & (mask - 1)) != 0).any()):
+        return None
+    # frexp of 2**b gives exponent b + 1 (exact).
+    bit = torch.frexp(mask.double())[1].long() - 1
+    slot = slots[0]
+    objects = (slot // 8) * BITS_PER_WORD + (slot % 8) * 8 + bit
+    return torch.where(mask > 0, objects, torch.full_like(objects, -1))
+
+
+def _selected(packed: PackedMasks, pixels: Tensor, valid: Tensor,
+              selectors: Tensor, out: Tensor) -> Tensor:
+    """Union membership at gathered taps.
+
+    Sets of single objects read the bool masks (when ``packed`` keeps
+    them), one byte per tap; other sets read, per tap, the bytes of the
+    packed planes that their selector tests (one round per non-zero
+    selector byte), or the whole int64 words when the sets span many
+    bytes.
+
+    Args:
+        packed (PackedMasks): The image's packed masks.
+        pixels (Tensor): ``(K, T, T)`` pixel indices
+            (:func:`_window_pixels`).
+        valid (Tensor): ``(K, T, T)`` uint8 0/1 in-image taps.
+        selectors (Tensor): ``(K, num_words)`` int64 object sets.
+        out (Tensor): ``(K, T, T)`` contiguous uint8 output.
+
+    Returns:
+        Tensor: ``out``: 1 where a selected object covers the tap, else 0.
+    """
+    shape, count = pixels.shape, pixels.numel()
+    device = packed.device
+    plane_size = packed.height * packed.width
+    slots, masks = _selector_bytes(selectors)
+    index = _SCRATCH.get('index', count, pixels.dtype, device).view(shape)
+    objects = None
+    if packed.masks is not None:
+        objects = _single_objects(slots, masks)
+    if objects is not None:
+        flat = packed.masks.view(torch.uint8).view(-1)
+        offset = (objects.clamp(min=0) * plane_size).to(pixels.dtype)
+        torch.add(pixels, offset[:, None, None], out=index)
+        torch.index_select(flat, 0, index.view(-1), out=out.view(-1))
+        out &= valid
+        if bool((objects < 0).any()):
+            out &= (objects >= 0).to(torch.uint8)[:, None, None]
+        return out
+    used = (selectors != 0).any(0).tolist()
+    words = [w for w, flag in enumerate(used) if flag]
+    out.zero_()
+    if len(slots) <= 2 * len(words):
+        planes = packed.byte_planes()
+        value = _SCRATCH.get('bytes', count, torch.uint8, device).view(shape)
+        for slot, mask in zip(slots, masks):
+            byte = slot % 8 if _LITTLE_ENDIAN else 7 - slot % 8
+            offset = ((slot // 8) * (plane_size * 8) + byte).to(pixels.dtype)
+            torch.add(offset[:, None, None], pixels, alpha=8, out=index)
+            torch.index_select(planes, 0, index.view(-1), out=value.view(-1))
+            value &= mask[:, None, None]
+            out |= value
+    else:
+        flat = packed.words.view(-1)
+        value = _SCRATCH.get('words', count, torch.long, device).view(shape)
+        for word in words:
+            torch.add(pixels, word * plane_size, out=index)
+            torch.index_select(flat, 0, index.view(-1), out=value.view(-1))
+            value &= selectors[:, word, None, None]
+            out |= value.bool().view(torch.uint8)
+    torch.clamp_max(out, 1, out=out)
+    out &= valid
+    return out
+
+
+def _bilinear_threshold(taps: Tensor, w1: Tensor, den: int) -> Tensor:
+    """``> 0.5`` of the bilinear resampling of binary tap values (exact).
+
+    ``taps`` holds, per item, the values at the rows ``[i0 | i1]`` and
+    columns ``[i0 | i1]`` of :func:`linear_taps`. Where the four taps of a
+    pixel agree the result is that value (the weights sum to ``den^2``);
+    only the other pixels are evaluated, as
+    ``2 * sum(w_y * w_x * m) > den^2`` in int64.
+
+    Args:
+        taps (Tensor): ``(K, 2S, 2S)`` uint8 0/1 tap values.
+        w1 (Tensor): ``(K, S)`` int64 weights of ``i1`` (``i0`` weighs
+            ``den - w1``), the same on both axes.
+        den (int): Weight denominator ``2 S``.
+
+    Returns:
+        Tensor: ``(K, S, S)`` bool.
+    """
+    size = taps.shape[-1] // 2
+    top, bottom = taps[:, :size], taps[:, size:]
+    rows_all, rows_any = top & bottom, top | bottom
+    out = rows_all[:, :, :size] & rows_all[:, :, size:]
+    mixed = (rows_any[:, :, :size] | rows_any[:, :, size:]) ^ out
+    out = out.view(torch.bool)
+    item, row, col = torch.nonzero(mixed.view(torch.bool), as_tuple=True)
+    if item.numel():
+        t00, t01 = taps[item, row, col], taps[item, row, col + size]
+        t10 = taps[item, row + size, col]
+        t11 = taps[item, row + size, col + size]
+        wy1, wx1 = w1[item, row], w1[item, col]
+        wy0, wx0 = den - wy1, den - wx1
+        value = (wy0 * (wx0 * t00 + wx1 * t01) + wy1 * (wx0 * t10 + wx1 * t11))
+        out[item, row, col] = 2 * value > den * den
+    return out
+
+
+def crop_unions(packed: PackedMasks,
+                windows: Tensor,
+                selector_sets: Sequence[Tensor],
+                size: int = 256,
+                mode: str = 'nearest',
+                pixel_chunk: int = DEFAULT_PIXEL_CHUNK) -> List[Tensor]:
+    """Crop several unions per window, sharing the taps of each window.
+
+    ``crop_unions(packed, windows, [a, b])`` equals
+    ``[crop_union(packed, windows, a), crop_union(packed, windows, b)]``:
+    the taps' pixel indices are computed once per window; sets of single
+    objects read the bool masks kept by ``packed`` (one byte per tap),
+    other sets the bytes (or words) of the packed planes that they test.
+
+    Args:
+        packed (PackedMasks): The image's packed masks.
+        windows (Tensor): ``(K, 3)`` int64 ``[x0, y0, side]``.
+        selector_sets (Sequence[Tensor]): ``(K, num_words)`` int64 object
+            sets, one crop per set and window.
+        size (int): Output side ``S``.
+        mode (str): ``'nearest'`` or ``'bilinear'`` (see
+            :func:`crop_union`).
+        pixel_chunk (int): Gathered taps per vectorised step (windows are
+            processed in groups of about ``pixel_chunk / (taps per
+            window)``).
+
+    Returns:
+        list[Tensor]: ``(K, S, S)`` bool per selector set, on
+        ``packed.device``.
+    """
+    check_choice('mode', mode, SAMPLING_MODES)
+    device = packed.device
+    windows = windows.to(device, torch.long)
+    selector_sets = [sel.to(device, torch.long) for sel in selector_sets]
+    k = windows.shape[0]
+    outs = [
+        torch.zeros((k, size, size), dtype=torch.bool, device=device)
+        for _ in selector_sets
+    ]
+    if k == 0 or not selector_sets:
+        return outs
+    d = torch.arange(size, device=device)[None]
+    side = windows[:, 2:3]
+    if mode == 'nearest':
+        taps = nearest_taps(d, side, size)
+        w1 = None
+    else:
+        i0, i1, w1, _ = linear_taps(d, side, size)
+        taps = torch.cat([i0, i1], 1)
+    step = max(1, pixel_chunk // (taps.shape[1]**2))
+    # Largest flat index: a byte of the packed planes or of the masks.
+    largest = 8 * packed.num_words * packed.height * packed.width
+    if packed.masks is not None:
+        largest = max(largest, packed.masks.numel())
+    index_dtype = torch.int32 if largest < 2**31 else torch.long
+    for start in range(0, k, step):
+        stop = min(k, start + step)
+        pixels, valid = _window_pixels(packed, windows[start:stop],
+                                       taps[start:stop], index_dtype)
+        for out, sel in zip(outs, selector_sets):
+            if w1 is None:
+                _selected(packed, pixels, valid, sel[start:stop],
+                          out[start:stop].view(torch.uint8))
+                continue
+            hit = _SCRATCH.get('taps', pixels.numel(), torch.uint8,
+                               device).view(pixels.shape)
+            _selected(packed, pixels, valid, sel[start:stop], hit)
+            out[start:stop] = _bilinear_threshold(hit, w1[start:stop],
+                                                  2 * size)
+    return outs
+
+
 def crop_union(packed: PackedMasks,
                windows: Tensor,
                selectors: Tensor,
@@ -124,39 +423,7 @@ def crop_union(packed: PackedMasks,
     Returns:
         Tensor: ``(K, S, S)`` bool on ``packed.device``.
     """
-    check_choice('mode', mode, SAMPLING_MODES)
-    device = packed.device
-    windows = windows.to(device, torch.long)
-    selectors = selectors.to(device)
-    k = windows.shape[0]
-    if k == 0:
-        return torch.zeros((0, size, size), dtype=torch.bool, device=device)
-    x0, y0, side = (windows[:, c:c + 1] for c in range(3))
-    d = torch.arange(size, device=device)[None]
-    h, w = packed.height, packed.width
-    sel = selectors[:, None, None, :]
-
-    def sample(iy: Tensor, ix: Tensor) -> Tensor:
-        """Union membership at window pixels ``(iy, ix)``, zero outside."""
-        gy, gx = y0 + iy, x0 + ix
-        vy = (gy >= 0) & (gy < h)
-        vx = (gx >= 0) & (gx < w)
-        hit = packed.lookup(
-            gy.clamp(0, h - 1)[:, :, None],
-            gx.clamp(0, w - 1)[:, None, :], sel)
-        return hit & vy[:, :, None] & vx[:, None, :]
-
-    if mode == 'nearest':
-        idx = nearest_taps(d, side, size)
-        return sample(idx, idx)
-    y_i0, y_i1, y_w1, den = linear_taps(d, side, size)
-    y_w0 = den - y_w1
-    acc = torch.zeros((k, size, size), dtype=torch.int32, device=device)
-    for iy, wy in ((y_i0, y_w0), (y_i1, y_w1)):
-        for ix, wx in ((y_i0, y_w0), (y_i1, y_w1)):
-            weight = (wy[:, :, None] * wx[:, None, :]).int()
-            acc += weight * sample(iy, ix)
-    return 2 * acc > (2 * size) * (2 * size)
+    return crop_unions(packed, windows, [selectors], size, mode)[0]
 
 
 def dilate_square(masks: Tensor, kernel: int) -> Tensor:
@@ -213,8 +480,9 @@ def _restrict_to_support(rects: np.ndarray, windows: np.ndarray,
         np.ndarray: ``(K, 4)`` restricted rectangles (``yb <= ya`` if empty).
     """
     size = patches.shape[-1]
-    rows = patches.any(2).cpu().numpy()
-    cols = patches.any(1).cpu().numpy()
+    as_bytes = patches.view(torch.uint8)
+    rows = (as_bytes.amax(2) != 0).cpu().numpy()
+    cols = (as_bytes.amax(1) != 0).cpu().numpy()
     out = rects.copy()
     side = windows[:, 2]
     axes = ((rows, windows[:, 1]), (cols, windows[:, 0]))
@@ -230,41 +498,140 @@ def _restrict_to_support(rects: np.ndarray, windows: np.ndarray,
     return out
 
 
-def _size_chunks(heights: np.ndarray, widths: np.ndarray,
-                 pixel_chunk: int) -> Iterator[np.ndarray]:
-    """Group items, sorted by size, so that ``count * max_h * max_w`` stays
-    within ``pixel_chunk`` (an item larger than that is alone).
+def _cell_classes(patches: Tensor) -> Tuple[Tensor, Tensor]:
+    """Which 2x2 patch cells are all ones, and which are mixed.
 
-    Yields:
-        np.ndarray: Item indices of one chunk.
+    Cell ``(a, b)`` is the block of rows ``a, min(a + 1, S - 1)`` and
+    columns ``b, min(b + 1, S - 1)``: every tap pair of :func:`linear_taps`
+    with ``i0 = a`` (rows) and ``i0 = b`` (columns) lies in it.
+
+    Args:
+        patches (Tensor): ``(K, S, S)`` bool.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(K, S, S)`` bool ``full`` (all four ones)
+        and ``mixed`` (neither all ones nor all zeros).
     """
-    order = np.lexsort((widths, heights))
-    chunk: List[int] = []
-    max_h = max_w = 0
-    for item in order.tolist():
-        h, w = int(heights[item]), int(widths[item])
-        if h <= 0 or w <= 0:
-            continue
-        new_h, new_w = max(max_h, h), max(max_w, w)
-        if chunk and (len(chunk) + 1) * new_h * new_w > pixel_chunk:
-            yield np.asarray(chunk)
-            chunk, new_h, new_w = [], h, w
-        chunk.append(item)
-        max_h, max_w = new_h, new_w
-    if chunk:
-        yield np.asarray(chunk)
+    cells = patches.view(torch.uint8)
+    down = torch.cat([cells[:, 1:], cells[:, -1:]], 1)
+    down_and, down_or = cells & down, cells | down
+    full = down_and & torch.cat([down_and[:, :, 1:], down_and[:, :, -1:]], 2)
+    anything = down_or | torch.cat([down_or[:, :, 1:], down_or[:, :, -1:]],
+                                   2)
+    return full.view(torch.bool), (anything ^ full).view(torch.bool)
 
 
-def _gather_rows(images: Tensor, rows: Tensor) -> Tensor:
-    """``images[c, rows[c, r], :]`` -> ``(C, R, W)``."""
-    return torch.gather(images, 1, rows[:, :,
-                                        None].expand(-1, -1, images.shape[2]))
+def _rect_taps(starts: np.ndarray, stops: np.ndarray, origins: np.ndarray,
+               sides: np.ndarray, size: int,
+               device: torch.device) -> Tuple[Tensor, ...]:
+    """Bilinear taps of the pasted rows (or columns) of all patches.
+
+    Patch k covers image lines ``starts[k] .. stops[k] - 1``; they are
+    concatenated patch after patch.
+
+    Args:
+        starts (np.ndarray): ``(K,)`` first line of each rectangle.
+        stops (np.ndarray): ``(K,)`` end of each rectangle (``<= start``
+            when empty).
+        origins (np.ndarray): ``(K,)`` window origins ``y0`` (or ``x0``).
+        sides (np.ndarray): ``(K,)`` window sides.
+        size (int): Patch side ``S``.
+        device (torch.device): Device of the taps.
+
+    Returns:
+        tuple[Tensor, ...]: Per concatenated line: image coordinate,
+        ``i0``, ``i1``, ``w1``, ``den`` (int64) and the search key
+        ``patch * S + i0`` (non-decreasing); plus ``(K + 1,)`` offsets of
+        each patch's lines.
+    """
+    lengths = np.maximum(stops - starts, 0)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    patch = np.repeat(np.arange(len(lengths)), lengths)
+    coord = np.arange(offsets[-1]) - offsets[patch] + starts[patch]
+    coord_t = torch.as_tensor(coord, device=device)
+    patch_t = torch.as_tensor(patch, device=device)
+    side_t = torch.as_tensor(sides[patch], device=device)
+    origin_t = torch.as_tensor(origins[patch], device=device)
+    i0, i1, w1, den = linear_taps(coord_t - origin_t, size, side_t)
+    return (coord_t, i0, i1, w1, den.expand_as(i0), patch_t * size + i0,
+            offsets)
 
 
-def _gather_cols(images: Tensor, cols: Tensor) -> Tensor:
-    """``images[c, :, cols[c, j]]`` -> ``(C, H, J)``."""
-    return torch.gather(images, 2,
-                        cols[:, None, :].expand(-1, images.shape[1], -1))
+def _paste_mixed(cells: Tuple[Tensor, Tensor, Tensor], row_taps, col_taps,
+                 patches: Tensor, out_flat: Tensor, width: int,
+                 obj_index: Tensor, packed: Optional[PackedMasks],
+                 allowed: Optional[Tensor], pixel_chunk: int) -> None:
+    """Evaluate and paste the window pixels of mixed cells.
+
+    Args:
+        cells (tuple[Tensor, Tensor, Tensor]): ``(patch, a, b)`` of the
+            mixed cells.
+        row_taps (tuple): :func:`_rect_taps` of the rows.
+        col_taps (tuple): :func:`_rect_taps` of the columns.
+        patches (Tensor): ``(K, S, S)`` bool patches.
+        out_flat (Tensor): ``(N, H * W)`` bool output view.
+        width (int): Image width ``W``.
+        obj_index (Tensor): ``(K,)`` output row of each patch.
+        packed (PackedMasks, optional): For ``allowed``.
+        allowed (Tensor, optional): ``(K, num_words)`` selectors.
+        pixel_chunk (int): Window pixels evaluated per step.
+    """
+    patch, a, b = cells
+    if patch.numel() == 0:
+        return
+    size = patches.shape[-1]
+    r_coord, r_i0, r_i1, r_w1, r_den, r_key, _ = row_taps
+    c_coord, c_i0, c_i1, c_w1, _, c_key, _ = col_taps
+    # The window pixels of a cell: rows with i0 == a times columns with
+    # i0 == b (contiguous runs, the taps being monotonic).
+    r_lo = torch.searchsorted(r_key, patch * size + a)
+    r_n = torch.searchsorted(r_key, patch * size + a, right=True) - r_lo
+    c_lo = torch.searchsorted(c_key, patch * size + b)
+    c_n = torch.searchsorted(c_key, patch * size + b, right=True) - c_lo
+    total = r_n * c_n
+    keep = total > 0
+    patch, r_lo, r_n, c_lo, c_n, total = (
+        v[keep] for v in (patch, r_lo, r_n, c_lo, c_n, total))
+    ends = torch.cumsum(total, 0)
+    ends_list = ends.tolist()
+    if not ends_list:
+        return
+    flat_patches = patches.reshape(-1).view(torch.uint8)
+    # 2 * value reaches 8 side^2: int32 is exact below side 16383.
+    dtype = torch.int32 if int(r_den.max()) < 32000 else torch.long
+    start = 0
+    while start < len(ends_list):
+        base = ends_list[start - 1] if start else 0
+        stop = int(np.searchsorted(ends_list, base + pixel_chunk, 'right'))
+        stop = max(stop, start + 1)
+        count = ends_list[stop - 1] - base
+        cell = torch.repeat_interleave(
+            torch.arange(start, stop, device=patch.device),
+            total[start:stop],
+            output_size=count)
+        offset = (torch.arange(count, device=patch.device) -
+                  (ends[cell] - total[cell] - base))
+        rows = r_lo[cell] + torch.div(
+            offset, c_n[cell], rounding_mode='floor')
+        cols = c_lo[cell] + offset % c_n[cell]
+        item = patch[cell]
+        top = item * (size * size)
+        i0r, i1r = top + r_i0[rows] * size, top + r_i1[rows] * size
+        i0c, i1c = c_i0[cols], c_i1[cols]
+        wy1, wx1 = r_w1[rows].to(dtype), c_w1[cols].to(dtype)
+        den = r_den[rows].to(dtype)
+        wy0, wx0 = den - wy1, den - wx1
+        value = (
+            wy0 * (wx0 * flat_patches[i0r + i0c] +
+                   wx1 * flat_patches[i0r + i1c]) + wy1 *
+            (wx0 * flat_patches[i1r + i0c] + wx1 * flat_patches[i1r + i1c]))
+        hit = 2 * value > den * den
+        ys, xs, item = r_coord[rows][hit], c_coord[cols][hit], item[hit]
+        if allowed is not None:
+            inside = packed.lookup(ys, xs, allowed[item])
+            ys, xs, item = ys[inside], xs[inside], item[inside]
+        out_flat[obj_index[item], ys * width + xs] = True
+        start = stop
 
 
 def paste_patches(patches: Tensor,
@@ -278,10 +645,15 @@ def paste_patches(patches: Tensor,
 
     Each patch is resized to its window's ``side x side`` bilinearly
     (half-pixel centres, exact integer arithmetic), thresholded at
-    ``> 0.5``, placed at ``(x0, y0)`` and clipped to the image. Only the
-    clipped window pixels are computed, separably (rows, then columns), for
-    chunks of similar-sized windows padded to a common size of at most
-    ``pixel_chunk`` pixels.
+    ``> 0.5``, placed at ``(x0, y0)`` and clipped to the image.
+
+    Every window pixel reads the 2 x 2 patch cell of its ``i0`` taps: where
+    the cell is all ones (zeros) the pixel is 1 (0) whatever the weights,
+    so those pixels are a nearest-cell upsampling of the cells' classes,
+    written into the output with integer slicing, one rectangle per
+    patch; only the pixels of mixed cells (along the patch's edges) are
+    evaluated, as ``2 * sum(w_y * w_x * p) > den^2``, in chunks of
+    ``pixel_chunk``.
 
     Args:
         patches (Tensor): ``(K, S, S)`` bool patches (e.g. probability
@@ -293,7 +665,7 @@ def paste_patches(patches: Tensor,
         packed (PackedMasks, optional): Packed masks for ``allowed``.
         allowed (Tensor, optional): ``(K, num_words)`` selectors; when given,
             only pixels covered by one of the selected objects are kept.
-        pixel_chunk (int): Padded window pixels per vectorised step.
+        pixel_chunk (int): Mixed-cell pixels evaluated per vectorised step.
     """
     k = patches.shape[0]
     if k == 0:
@@ -302,50 +674,40 @@ def paste_patches(patches: Tensor,
     size = patches.shape[-1]
     height, width = out.shape[-2:]
     windows_np = windows.cpu().numpy().astype(np.int64)
+    patches = patches.to(device).contiguous()
     rects = _clipped_rects(windows_np, height, width)
     rects = _restrict_to_support(rects, windows_np, patches)
-    windows = windows.to(device, torch.long)
     obj_index = obj_index.to(device, torch.long)
-    patches = patches.to(device)
-    out_flat = out.view(out.shape[0], -1)
-    for items_np in _size_chunks(rects[:, 1] - rects[:, 0],
-                                 rects[:, 3] - rects[:, 2], pixel_chunk):
-        chunk_rects = rects[items_np]
-        max_h = int((chunk_rects[:, 1] - chunk_rects[:, 0]).max())
-        max_w = int((chunk_rects[:, 3] - chunk_rects[:, 2]).max())
-        items = torch.as_tensor(items_np, device=device)
-        rect = torch.as_tensor(chunk_rects, device=device)
-        x0, y0, side = (windows[items, c:c + 1] for c in range(3))
-        rows = rect[:, 0:1] + torch.arange(max_h, device=device)  # (C, h)
-        cols = rect[:, 2:3] + torch.arange(max_w, device=device)  # (C, w)
-        row_ok = rows < rect[:, 1:2]
-        col_ok = cols < rect[:, 3:4]
-        # Taps of the rows and columns inside each window.
-        y_i0, y_i1, y_w1, den = linear_taps(rows - y0, size, side)
-        x_i0, x_i1, x_w1, _ = linear_taps(cols - x0, size, side)
-        y_i0, y_i1 = y_i0.clamp(0, size - 1), y_i1.clamp(0, size - 1)
-        x_i0, x_i1 = x_i0.clamp(0, size - 1), x_i1.clamp(0, size - 1)
-        # 2 * value reaches 8 side^2: int32 is exact below side 16383.
-        dtype = torch.int32 if int(side.max()) < 16000 else torch.long
-        y_w1, x_w1, den = y_w1.to(dtype), x_w1.to(dtype), den.to(dtype)
-        chunk_patches = patches[items].to(dtype)  # (C, S, S)
-        # Rows: (C, h, S) = w0 * P[i0, :] + w1 * P[i1, :].
-        row_val = (
-            (den - y_w1)[:, :, None] * _gather_rows(chunk_patches, y_i0) +
-            y_w1[:, :, None] * _gather_rows(chunk_patches, y_i1))
-        # Columns: (C, h, w).
-        value = ((den - x_w1)[:, None, :] * _gather_cols(row_val, x_i0) +
-                 x_w1[:, None, :] * _gather_cols(row_val, x_i1))
-        keep = 2 * value > (den * den)[:, :, None]
-        keep &= row_ok[:, :, None] & col_ok[:, None, :]
-        c_idx, r_idx, col_idx = torch.nonzero(keep, as_tuple=True)
-        ys = rows[c_idx, r_idx]
-        xs = cols[c_idx, col_idx]
-        item = items[c_idx]
+    if allowed is not None:
+        allowed = allowed.to(device)
+    sides = windows_np[:, 2]
+    row_taps = _rect_taps(rects[:, 0], rects[:, 1], windows_np[:, 1], sides,
+                          size, device)
+    col_taps = _rect_taps(rects[:, 2], rects[:, 3], windows_np[:, 0], sides,
+                          size, device)
+    full, mixed = _cell_classes(patches)
+    r_i0, r_off = row_taps[1], row_taps[6]
+    c_i0, c_off = col_taps[1], col_taps[6]
+    objs = obj_index.tolist()
+    # uint8 views: bitwise ops on strided bool tensors are not vectorised.
+    out_bytes = out.view(torch.uint8)
+    full = full.view(torch.uint8)
+    for item, (ya, yb, xa, xb) in enumerate(rects.tolist()):
+        if yb <= ya or xb <= xa:
+            continue
+        # Columns first (per element, S x w), then rows (row copies).
+        block = full[item].index_select(
+            1, c_i0[c_off[item]:c_off[item + 1]]).index_select(
+                0, r_i0[r_off[item]:r_off[item + 1]])
         if allowed is not None:
-            hit = packed.lookup(ys, xs, allowed.to(device)[item])
-            ys, xs, item = ys[hit], xs[hit], item[hit]
-        out_flat[obj_index[item], ys * width + xs] = True
+            block &= packed.rect_union(allowed[item], ya, yb, xa,
+                                       xb).view(torch.uint8)
+        out_bytes[objs[item], ya:yb, xa:xb] |= block
+    # Mixed cells of empty rectangles have no pixels (empty runs).
+    _paste_mixed(
+        torch.nonzero(mixed, as_tuple=True), row_taps, col_taps, patches,
+        out.view(out.shape[0], -1), width, obj_index, packed, allowed,
+        pixel_chunk)
 
 
 #: ImageNet statistics of RGB in [0, 255] (the PCNet-C input space).

@@ -17,23 +17,29 @@ between the masks along a row or a column), where
   their boundary error grows with the object);
 * ``gap_tolerance >= 1``: an integer number of pixels for every object.
 
-Implementation: all masks are bit-packed (:class:`PackedMasks`), the packed
-planes are dilated with per-object radii, and every *edge* pixel of the masks
-(a pixel whose object set differs from a 4-neighbour's) looks up which
-dilated objects cover it; interior pixels cannot add a pair (a shortest L1
-path from them to another mask leaves through an edge pixel, and overlaps
-have edges of their own). Cost is ``O(perimeters + r_max * H * W * N / 63)``
-with no ``N x N x H x W`` work and no per-pair Python loop; a box pre-filter
-is unnecessary because the look-up only visits pixels of the masks.
+Implementation: all masks are bit-packed (:class:`PackedMasks`). When every
+radius is 1 (the reference test) a pair touches iff one pixel holds both
+objects or two 4-neighbouring pixels hold one each, so only the pixels that
+hold two or more objects and the neighbouring pixel pairs whose (non-empty)
+object sets differ are visited, on the packed planes directly. Otherwise
+the packed planes are dilated with per-object radii, and every *edge* pixel
+of the masks (a pixel whose object set differs from a 4-neighbour's) looks
+up which dilated objects cover it; interior pixels cannot add a pair (a
+shortest L1 path from them to another mask leaves through an edge pixel,
+and overlaps have edges of their own). Cost is
+``O(perimeters + r_max * H * W * N / 63)`` with no ``N x N x H x W`` work and
+no per-pair Python loop; a box pre-filter is unnecessary because the look-up
+only visits pixels of the masks.
 """
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 
 from .geometry import masks_to_bboxes
 from .masks import as_bool_mask_tensor
-from .packed_masks import DEFAULT_PIXEL_CHUNK, PackedMasks
+from .packed_masks import (BITS_PER_WORD, DEFAULT_PIXEL_CHUNK, PackedMasks,
+                           extract_bits)
 
 __all__ = [
     'check_gap_tolerance',
@@ -85,6 +91,119 @@ def touch_radii(masks: Tensor,
     return (1 + tol).to(masks.device)
 
 
+def _pixel_objects(values: Tensor) -> Tuple[Tensor, Tensor]:
+    """Objects of packed pixel values.
+
+    Args:
+        values (Tensor): ``(num_words, M)`` int64 packed values of ``M``
+            pixels.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``rows`` (pixel index) and ``objects``, one
+        entry per (pixel, object) membership.
+    """
+    rows, objects = [], []
+    for word in range(values.shape[0]):
+        row, bit = extract_bits(values[word])
+        rows.append(row)
+        objects.append(bit + word * BITS_PER_WORD)
+    return torch.cat(rows), torch.cat(objects)
+
+
+def _pair_hits(first: Tensor, second: Tensor, num: int,
+               pixel_chunk: int) -> Tensor:
+    """Object pairs held by pixel pairs.
+
+    Args:
+        first (Tensor): ``(num_words, M)`` packed values of pixels ``p_m``.
+        second (Tensor): ``(num_words, M)`` packed values of pixels ``q_m``.
+        num (int): Number of objects ``N``.
+        pixel_chunk (int): Bounds the one-hot matrices of the general case.
+
+    Returns:
+        Tensor: ``(N, N)`` bool, ``[i, j]`` = some ``p_m`` holds i and
+        ``q_m`` holds j.
+    """
+    device = first.device
+    hits = torch.zeros((num, num), dtype=torch.bool, device=device)
+    m = first.shape[1]
+    if m == 0:
+        return hits
+    if first.shape[0] == 1:
+        single_a = torch.bitwise_and(first[0], first[0] - 1) == 0
+        single_b = torch.bitwise_and(second[0], second[0] - 1) == 0
+        if bool((single_a & single_b).all()):
+            # Powers of two 2**b: frexp gives the exponent b + 1 (exact).
+            owner_a = torch.frexp(first[0].double())[1].long() - 1
+            owner_b = torch.frexp(second[0].double())[1].long() - 1
+            hits[owner_a, owner_b] = True
+            return hits
+    rows_a, obj_a = _pixel_objects(first)
+    rows_b, obj_b = _pixel_objects(second)
+    if rows_a.numel() == m and rows_b.numel() == m:
+        # Every pixel holds exactly one object (the values are non-zero).
+        owner_a = torch.empty(m, dtype=torch.long, device=device)
+        owner_b = torch.empty(m, dtype=torch.long, device=device)
+        owner_a[rows_a] = obj_a
+        owner_b[rows_b] = obj_b
+        hits[owner_a, owner_b] = True
+        return hits
+    # Some pixels hold several objects: one-hot products, chunked. The
+    # sums are of non-negative terms, so "> 0" is exact in float.
+    step = max(1, pixel_chunk // max(num, 1))
+    for start in range(0, m, step):
+        stop = min(m, start + step)
+        one_a = torch.zeros((stop - start, num), device=device)
+        one_b = torch.zeros((stop - start, num), device=device)
+        keep = (rows_a >= start) & (rows_a < stop)
+        one_a[rows_a[keep] - start, obj_a[keep]] = 1.0
+        keep = (rows_b >= start) & (rows_b < stop)
+        one_b[rows_b[keep] - start, obj_b[keep]] = 1.0
+        hits |= (one_a.T @ one_b) > 0
+    return hits
+
+
+def _unit_radius_touch(packed: PackedMasks, pixel_chunk: int) -> Tensor:
+    """Touch matrix when every radius is 1 (not symmetrised).
+
+    A pair touches iff a pixel holds both objects or two 4-neighbouring
+    pixels hold one each. Neighbours with equal object sets add only pairs
+    that a single pixel already holds, so only neighbours whose non-empty
+    sets differ, and pixels holding two or more objects, are visited.
+
+    Args:
+        packed (PackedMasks): The packed masks.
+        pixel_chunk (int): Bounds the transient memory.
+
+    Returns:
+        Tensor: ``(N, N)`` bool.
+    """
+    words = packed.words
+    n = packed.num
+    if words.shape[0] == 1:
+        several = torch.bitwise_and(words[0], words[0] - 1).bool()
+    else:
+        several = ((words & (words - 1)) != 0).any(0)
+        several |= (words != 0).sum(0) > 1
+    ys, xs = torch.nonzero(several, as_tuple=True)
+    values = words[:, ys, xs]
+    touch = _pair_hits(values, values, n, pixel_chunk)
+    for dim in (1, 2):
+        length = words.shape[dim] - 1
+        if length <= 0:
+            continue
+        first = words.narrow(dim, 0, length)
+        second = words.narrow(dim, 1, length)
+        differ = first != second
+        differ = differ[0] if words.shape[0] == 1 else differ.any(0)
+        ys, xs = torch.nonzero(differ, as_tuple=True)
+        value_a, value_b = first[:, ys, xs], second[:, ys, xs]
+        keep = (value_a != 0).any(0) & (value_b != 0).any(0)
+        touch |= _pair_hits(value_a[:, keep], value_b[:, keep], n,
+                            pixel_chunk)
+    return touch
+
+
 def touching_pairs(masks: Tensor,
                    gap_tolerance: Union[int, float] = 0,
                    packed: Optional[PackedMasks] = None,
@@ -110,14 +229,18 @@ def touching_pairs(masks: Tensor,
     if packed is None:
         packed = PackedMasks.from_masks(masks, pixel_chunk)
     radii = touch_radii(masks, gap_tolerance, bboxes)
-    grown = packed.dilated(radii)
-    touch = torch.zeros((n, n), dtype=torch.bool, device=masks.device)
-    # Only edge pixels need a look-up: if an interior pixel of mask i is
-    # within L1 distance r of mask j (and not in j), the shortest path
-    # leaves mask i through a boundary pixel that is nearer still; overlaps
-    # are seen on the overlap region's own boundary.
-    for obj, ys, xs in packed.pixel_objects(pixel_chunk, edges_only=True):
-        touch |= grown.pair_counts(obj, ys, xs) > 0
+    if n == 0 or bool((radii == 1).all()):
+        touch = _unit_radius_touch(packed, pixel_chunk).to(masks.device)
+    else:
+        grown = packed.dilated(radii)
+        touch = torch.zeros((n, n), dtype=torch.bool, device=masks.device)
+        # Only edge pixels need a look-up: if an interior pixel of mask i
+        # is within L1 distance r of mask j (and not in j), the shortest
+        # path leaves mask i through a boundary pixel that is nearer
+        # still; overlaps are seen on the overlap region's own boundary.
+        for obj, ys, xs in packed.pixel_objects(pixel_chunk,
+                                                edges_only=True):
+            touch |= grown.pair_counts(obj, ys, xs) > 0
     touch = touch | touch.T
     if n:
         touch.fill_diagonal_(False)

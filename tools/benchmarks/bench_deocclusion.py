@@ -3,19 +3,22 @@
 For synthetic scenes with 2, 5, 10, 20, 50 objects (random ellipses and
 rectangles painted in depth order on a 480 x 640 canvas, so modal masks are
 disjoint and many touch) it measures, in the same run and on the same
-PCNet-M (random weights):
+PCNet-M (random weights, or a trained one with ``--checkpoint``):
 
 * the sequential reference (one network call per crop, numpy/OpenCV),
 * the batched core in fp32 ("exact") - and checks it equals the reference,
 * the batched core in fast mode (bf16/fp16 autocast + channels-last) and its
   agreement with exact mode (order entries, amodal pixels),
-* the non-network overhead of the batched core as a share of network time,
+* the non-network overhead of the batched core as a share of network time
+  and of the total time,
 * the peak memory of the batched exact run (CPU: RSS above the pre-run
   level, sampled every 2 ms; CUDA: ``torch.cuda.max_memory_allocated``).
 
 Example::
 
     python tools/benchmarks/bench_deocclusion.py --width 2 --objects 2,5,10,20
+    python tools/benchmarks/bench_deocclusion.py \
+        --checkpoint checkpoints/pcnet_m_shapes.pth --threads 1
 """
 import argparse
 import copy
@@ -32,11 +35,11 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..'))
 
-from mmdeocc.deocclusion import DeOccluder, touching_pairs  # noqa: E402
-from mmdeocc.deocclusion.reference import (
-    reference_amodal,  # noqa: E402
-    reference_order)
-from mmdeocc.models import PCNetM  # noqa: E402
+from mmdeocc.deocclusion import DeOccluder  # noqa: E402
+from mmdeocc.deocclusion.reference import (  # noqa: E402
+    reference_amodal, reference_order)
+from mmdeocc.models import PCNetM, load_pcnet_m  # noqa: E402
+from mmdeocc.structures import touching_pairs  # noqa: E402
 
 
 def make_scene(num: int, height: int, width: int, seed: int) -> np.ndarray:
@@ -112,16 +115,44 @@ def timed(fn, repeats: int):
     return best, result
 
 
-def run(args: argparse.Namespace) -> List[Dict]:
-    """Run every scene size and return one row per size."""
-    device = torch.device(args.device)
-    torch.manual_seed(0)
+def build_model(args: argparse.Namespace) -> PCNetM:
+    """The benchmarked PCNet-M: a checkpoint's or random weights.
+
+    With ``--checkpoint`` the width and input side come from the file (and
+    ``args.width`` / ``args.size`` are updated); otherwise a PCNet-M of
+    ``args.width`` / ``args.size`` gets PyTorch's default conv init
+    re-applied (random but non-degenerate; the reference init is almost
+    constant).
+
+    Args:
+        args (argparse.Namespace): The parsed options.
+
+    Returns:
+        PCNetM: The model in eval mode, on the CPU.
+    """
+    if args.checkpoint:
+        model = load_pcnet_m(args.checkpoint)
+        args.width = getattr(model, 'width', args.width)
+        args.size = int(model.in_size)
+        return model.eval()
     model = PCNetM(width=args.width, in_size=args.size).eval()
-    # Random but non-degenerate weights (the reference init is almost
-    # constant): PyTorch's default conv init re-applied.
     for module in model.modules():
         if isinstance(module, torch.nn.Conv2d):
             module.reset_parameters()
+    return model
+
+
+def run(args: argparse.Namespace, model: PCNetM) -> List[Dict]:
+    """Run every scene size and return one row per size.
+
+    Args:
+        args (argparse.Namespace): The parsed options.
+        model (PCNetM): The benchmarked model (:func:`build_model`).
+
+    Returns:
+        list[dict]: One row per object count.
+    """
+    device = torch.device(args.device)
     model.to(device)
     fast_model = copy.deepcopy(model)
     cpu_batch = args.cpu_batch_size or None
@@ -164,9 +195,10 @@ def run(args: argparse.Namespace) -> List[Dict]:
         row['peak_mem_mb'] = mem.peak / 2**20
         stats = dict(exact.stats)
         row['network_s'] = stats['network_s']
-        row['overhead_pct'] = 100.0 * (stats['total_s'] -
-                                       stats['network_s']) / max(
-                                           stats['network_s'], 1e-9)
+        outside = stats['total_s'] - stats['network_s']
+        row['overhead_pct'] = 100.0 * outside / max(stats['network_s'], 1e-9)
+        row['outside_share_pct'] = 100.0 * outside / max(
+            stats['total_s'], 1e-9)
         row['fast_s'], res_fast = timed(lambda: fast(masks), args.repeats)
         if 'sequential_s' in row:
             row['equal_to_sequential'] = bool(
@@ -194,7 +226,9 @@ COLUMNS = [
     ('sequential_s', 'seq s/img', '{:.2f}'),
     ('exact_s', 'batched fp32 s/img', '{:.2f}'),
     ('fast_s', 'batched fast s/img', '{:.2f}'),
+    ('network_s', 'network s/img', '{:.2f}'),
     ('overhead_pct', 'non-net overhead %', '{:.1f}'),
+    ('outside_share_pct', 'outside-net share %', '{:.1f}'),
     ('peak_mem_mb', 'peak MB', '{:.0f}'),
     ('equal_to_sequential', 'fp32 == seq', '{}'),
     ('fast_order_agree_pct', 'fast order agree %', '{:.2f}'),
@@ -223,6 +257,11 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=2.0,
         help='PCNet-M width (2 = reference)')
+    parser.add_argument(
+        '--checkpoint',
+        default=None,
+        help='PCNet-M checkpoint to load (its width and input side '
+        'override --width / --size)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
         '--objects',
@@ -265,16 +304,19 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = build_model(args)
     print(f'# machine: {platform.processor() or platform.machine()}, '
           f'{os.cpu_count()} CPUs, torch {torch.__version__} '
           f'({torch.backends.cpu.get_cpu_capability()}), '
           f'{torch.get_num_threads()} threads; device {args.device}; '
+          f'checkpoint {args.checkpoint or "none (random weights)"}; '
           f'width {args.width}; input {args.size}; batch {args.batch_size} '
           f'(CPU sub-batch {args.cpu_batch_size or "auto"}); '
           f'image {args.image_size[0]}x{args.image_size[1]}; '
           f'repeats {args.repeats}')
     start = time.perf_counter()
-    rows = run(args)
+    rows = run(args, model)
     print(f'# total {time.perf_counter() - start:.0f} s')
     if args.out:
         with open(args.out, 'w') as f:
