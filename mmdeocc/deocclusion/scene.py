@@ -6,10 +6,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mmdeocc.structures import integer_crop_boxes
+from mmdeocc.structures import integer_crop_boxes, masks_to_bboxes
 from mmdeocc.structures.masks import as_bool_mask_tensor
-from mmdeocc.structures.packed_masks import (DEFAULT_PIXEL_CHUNK,
-                                             PackedMasks, tight_bboxes)
+from mmdeocc.structures.packed_masks import DEFAULT_PIXEL_CHUNK, PackedMasks
 
 MaskLike = Union[np.ndarray, Tensor]
 
@@ -118,7 +117,7 @@ class Scene:
         masks = as_mask_tensor(masks, device).contiguous()
         n = masks.shape[0]
         cats = as_category_tensor(category_ids, n, masks.device)
-        bboxes = tight_bboxes(masks)
+        bboxes = masks_to_bboxes(masks)
         windows = integer_crop_boxes(bboxes, enlarge_box, min_side_ratio)
         nonempty = bboxes[:, 2] > 0
         packed = PackedMasks.from_masks(masks, pixel_chunk, bboxes)

@@ -44,10 +44,18 @@ def masks_to_bboxes(masks: torch.Tensor) -> torch.Tensor:
         masks.
     """
     n, h, w = masks.shape
-    if n == 0:
-        return masks.new_zeros((0, 4), dtype=torch.float32)
-    rows = masks.any(dim=2)
-    cols = masks.any(dim=1)
+    if n == 0 or h == 0 or w == 0:
+        return masks.new_zeros((n, 4), dtype=torch.float32)
+    # Row / column profiles as byte maxima: ``any`` over bool is several
+    # times slower on CPU than this vectorised reduction.
+    if masks.dtype == torch.bool:
+        as_bytes = masks.view(torch.uint8)
+    elif masks.dtype == torch.uint8:
+        as_bytes = masks
+    else:
+        as_bytes = (masks != 0).view(torch.uint8)
+    rows = as_bytes.amax(dim=2) != 0
+    cols = as_bytes.amax(dim=1) != 0
     ar_h = torch.arange(h, device=masks.device)
     ar_w = torch.arange(w, device=masks.device)
     big = max(h, w) + 1

@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from .geometry import masks_to_bboxes
 from .masks import as_bool_mask_tensor
 
 BITS_PER_WORD = 63
@@ -29,7 +30,6 @@ __all__ = [
     'DEFAULT_PIXEL_CHUNK',
     'num_words',
     'extract_bits',
-    'tight_bboxes',
     'PackedMasks',
     'enumerate_mask_pixels',
 ]
@@ -38,38 +38,6 @@ __all__ = [
 def num_words(num_objects: int) -> int:
     """Number of int64 planes needed for ``num_objects`` objects."""
     return max(1, -(-num_objects // BITS_PER_WORD))
-
-
-def tight_bboxes(masks: Tensor) -> Tensor:
-    """Tight ``xywh`` boxes of a bool mask stack, from byte maxima.
-
-    The same values as :func:`mmdeocc.structures.masks_to_bboxes`, but the
-    row and column profiles are maxima of the masks viewed as bytes (a
-    vectorised reduction; ``any`` over bool is several times slower on
-    CPU).
-
-    Args:
-        masks (Tensor): ``(N, H, W)`` bool masks.
-
-    Returns:
-        Tensor: ``(N, 4)`` float32 ``[x, y, w, h]``; zeros for empty masks.
-    """
-    n, h, w = masks.shape
-    if n == 0 or h == 0 or w == 0:
-        return masks.new_zeros((n, 4), dtype=torch.float32)
-    as_bytes = masks.view(torch.uint8)
-    rows = as_bytes.amax(dim=2) != 0
-    cols = as_bytes.amax(dim=1) != 0
-    ar_h = torch.arange(h, device=masks.device)
-    ar_w = torch.arange(w, device=masks.device)
-    big = max(h, w) + 1
-    y0 = torch.where(rows, ar_h, big).amin(dim=1)
-    y1 = torch.where(rows, ar_h, -1).amax(dim=1)
-    x0 = torch.where(cols, ar_w, big).amin(dim=1)
-    x1 = torch.where(cols, ar_w, -1).amax(dim=1)
-    boxes = torch.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], dim=1).float()
-    boxes[y1 < 0] = 0
-    return boxes
 
 
 def extract_bits(values: Tensor) -> Tuple[Tensor, Tensor]:
@@ -135,7 +103,8 @@ class PackedMasks:
             pixel_chunk (int): Unused; kept for compatibility (packing no
                 longer enumerates pixels).
             bboxes (Tensor, optional): ``(N, 4)`` tight ``xywh`` boxes of
-                the masks (:func:`tight_bboxes`), computed when not given.
+                the masks (:func:`~mmdeocc.structures.masks_to_bboxes`),
+                computed when not given.
 
         Returns:
             PackedMasks: The packed planes.
@@ -146,7 +115,7 @@ class PackedMasks:
                             dtype=torch.long,
                             device=masks.device)
         if bboxes is None:
-            bboxes = tight_bboxes(masks)
+            bboxes = masks_to_bboxes(masks)
         boxes = bboxes.to('cpu', torch.long).tolist()
         for obj, (x0, y0, bw, bh) in enumerate(boxes):
             if bw <= 0 or bh <= 0:
