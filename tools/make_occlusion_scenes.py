@@ -13,7 +13,7 @@ Examples::
         --out work_dirs/scenes/demo --num-scenes 20 --seed 0
 
     # benchmark with held-out classes (train without them, test on them)
-    SHAPES=/path/to/mpeg7_ce_shape1_partB  # all 1,400 MPEG-7 silhouettes
+    SHAPES=data/shapes/mpeg7_ce_shape1_partB  # the 50-class set (1,000 GIFs)
     HELD_OUT=apple,bell,bird,bottle,camel,cup,deer,elephant,hammer,key
     python tools/make_occlusion_scenes.py --shapes $SHAPES \\
         --out work_dirs/scenes/train --num-scenes 5000 --seed 0 \\
