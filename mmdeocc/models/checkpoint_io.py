@@ -19,7 +19,7 @@ from mmdet.registry import MODELS
 from mmdeocc.structures.content_layers import ContentCompletionError
 from mmdeocc.utils import UnsafeCheckpointError, safe_torch_load
 from mmdeocc.utils.io import atomic_open
-from .converters import _MAX_NAMED_KEYS, _name_keys
+from .converters import _MAX_NAMED_KEYS, _name_keys, key_set_difference
 from .pcnet_c import PCNetC
 from .pcnet_m import PCNetM
 
@@ -188,17 +188,11 @@ def _check_state_dict(model: PCNetM, state_dict: Mapping[str, Any],
             f'checkpoint {path}: state_dict entries that are not tensors: '
             f'{_name_keys(not_tensors)}')
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    unexpected = set(state_dict) - set(expected)
-    missing = set(expected) - set(state_dict)
-    if unexpected or missing:
-        parts = []
-        if unexpected:
-            parts.append(f'unexpected keys: {_name_keys(unexpected)}')
-        if missing:
-            parts.append(f'missing keys: {_name_keys(missing)}')
+    difference = key_set_difference(state_dict, expected)
+    if difference:
         raise PCNetMCheckpointError(
             f'checkpoint {path} does not hold a PCNet-M state dict; ' +
-            '; '.join(parts) + '.' + _guess_model_kind(state_dict))
+            difference + '.' + _guess_model_kind(state_dict))
     first = 'unet.in_conv.conv1.weight'
     got_first = tuple(state_dict[first].shape)
     if got_first != expected[first]:

@@ -166,19 +166,33 @@ def _strip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str,
         f'not: {_name_keys(without)}')
 
 
+def key_set_difference(got, expected) -> str:
+    """Name the unexpected and the missing keys of a state dict.
+
+    Args:
+        got (Iterable[str]): Keys present.
+        expected (Iterable[str]): Keys wanted.
+
+    Returns:
+        str: ``'unexpected keys: ...; missing keys: ...'`` (the parts that
+        apply), empty when the sets are equal.
+    """
+    got, expected = set(got), set(expected)
+    parts = []
+    if got - expected:
+        parts.append(f'unexpected keys: {_name_keys(got - expected)}')
+    if expected - got:
+        parts.append(f'missing keys: {_name_keys(expected - got)}')
+    return '; '.join(parts)
+
+
 def _check_key_sets(got, expected, what: str, hint: str = '') -> None:
     """Raise naming the unexpected and the missing keys, if any."""
-    got, expected = set(got), set(expected)
-    unexpected, missing = got - expected, expected - got
-    if unexpected or missing:
-        parts = []
-        if unexpected:
-            parts.append(f'unexpected keys: {_name_keys(unexpected)}')
-        if missing:
-            parts.append(f'missing keys: {_name_keys(missing)}')
+    difference = key_set_difference(got, expected)
+    if difference:
         raise CheckpointConversionError(
             f'{what} is not a PCNet-M state dict in the expected layout; '
-            + '; '.join(parts) + hint)
+            + difference + hint)
 
 
 def reference_to_mmdeocc_pcnet_m(
