@@ -97,6 +97,10 @@ class DeOccluder:
             1 vs 0.43 at 4-8 with one thread, and 0.54 at 8 vs 0.73 at 1
             with two (large CPU batches overflow the caches;
             docs/benchmarks.md). Results do not depend on it.
+        flip_tta (bool): Test-time augmentation beyond the paper (off in
+            every reference config): average each crop's foreground
+            probabilities with those of its horizontal mirror (mirrored
+            back) before thresholding; twice the network time.
     """
 
     def __init__(self,
@@ -117,7 +121,8 @@ class DeOccluder:
                  fast_dtype: Optional[torch.dtype] = None,
                  input_size: Optional[int] = None,
                  cpu_batch_size: Optional[int] = None,
-                 hull_convention: str = 'reference') -> None:
+                 hull_convention: str = 'reference',
+                 flip_tta: bool = False) -> None:
         check_choice('order_method', order_method, ORDER_METHODS,
                      DeOcclusionConfigError)
         check_choice('hull_convention', hull_convention, HULL_CONVENTIONS,
@@ -175,6 +180,7 @@ class DeOccluder:
                                int(cpu_batch_size))
         self.fast = bool(fast)
         self.hull_convention = hull_convention
+        self.flip_tta = bool(flip_tta)
 
         self.model = model
         if device is not None:
@@ -242,9 +248,14 @@ class DeOccluder:
                 cats = (
                     category_ids[first:last]
                     if category_ids is not None else None)
-                probs.append(
-                    self.model.predict_probs(modal, erase, cats).float())
+                prob = self.model.predict_probs(modal, erase, cats).float()
                 self.stats['network_calls'] += 1
+                if self.flip_tta:
+                    mirrored = self.model.predict_probs(
+                        modal.flip(-1), erase.flip(-1), cats).float()
+                    prob = (prob + mirrored.flip(-1)) * 0.5
+                    self.stats['network_calls'] += 1
+                probs.append(prob)
         prob = torch.cat(probs) if len(probs) != 1 else probs[0]
         if prob.device.type == 'cuda':
             torch.cuda.synchronize(prob.device)

@@ -238,3 +238,32 @@ def test_stats_report_network_share(model, coco_scenes):
     stats = deocc.stats
     assert stats['crops'] > 0 and stats['network_calls'] >= 1
     assert 0 < stats['network_s'] <= stats['total_s']
+
+
+class _RampModel(torch.nn.Module):
+    """predict_probs = modal x a left-to-right ramp (not mirror-symmetric)."""
+
+    in_size = 8
+
+    def predict_probs(self, modal, eraser, category_ids=None):
+        ramp = torch.linspace(0.0, 1.0, modal.shape[-1])
+        return modal.float() * ramp
+
+
+def test_flip_tta_averages_the_mirrored_prediction():
+    """Off by default; on, each crop's probabilities are the mean of the
+    plain and the mirrored-back mirror prediction, with twice the calls."""
+    from mmdeocc.deocclusion import build_deoccluder
+    modal = torch.zeros((3, 8, 8))
+    modal[:, 2:6, 1:7] = 1
+    eraser = torch.zeros_like(modal)
+    plain = DeOccluder(_RampModel())
+    assert plain.flip_tta is False
+    ramp = torch.linspace(0.0, 1.0, 8)
+    assert torch.allclose(plain._predict(modal, eraser, None), modal * ramp)
+    tta = build_deoccluder(dict(model=_RampModel(), flip_tta=True,
+                                cpu_batch_size=2))
+    assert tta.flip_tta is True
+    out = tta._predict(modal, eraser, None)
+    assert torch.allclose(out, modal * (ramp + ramp.flip(0)) / 2)
+    assert tta.stats['network_calls'] == 4  # 2 sub-batches x 2 views
