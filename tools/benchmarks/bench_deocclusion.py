@@ -200,6 +200,10 @@ def run(args: argparse.Namespace, model: PCNetM) -> List[Dict]:
         row['outside_share_pct'] = 100.0 * outside / max(
             stats['total_s'], 1e-9)
         row['fast_s'], res_fast = timed(lambda: fast(masks), args.repeats)
+        row['crops_per_s'] = row['crops'] / max(row['fast_s'], 1e-9)
+        if 'sequential_s' in row:
+            row['exact_speedup'] = row['sequential_s'] / row['exact_s']
+            row['fast_speedup'] = row['sequential_s'] / row['fast_s']
         if 'sequential_s' in row:
             row['equal_to_sequential'] = bool(
                 np.array_equal(res_exact.order.numpy(), seq_order)
@@ -226,6 +230,9 @@ COLUMNS = [
     ('sequential_s', 'seq s/img', '{:.2f}'),
     ('exact_s', 'batched fp32 s/img', '{:.2f}'),
     ('fast_s', 'batched fast s/img', '{:.2f}'),
+    ('exact_speedup', 'fp32 / seq x', '{:.2f}'),
+    ('fast_speedup', 'fast / seq x', '{:.2f}'),
+    ('crops_per_s', 'fast crops/s', '{:.0f}'),
     ('network_s', 'network s/img', '{:.2f}'),
     ('overhead_pct', 'non-net overhead %', '{:.1f}'),
     ('outside_share_pct', 'outside-net share %', '{:.1f}'),
