@@ -68,7 +68,8 @@ from mmdeocc.deocclusion.det_samples import (DetDeOcclusionConfigError,
                                              annotated_det_sample,
                                              build_det_sample_deoccluder)
 from mmdeocc.visualization.deocclusion_visualizer import (
-    PICTURE_MIN_SIDE, deocclusion_pictures, shown_instances, side_by_side)
+    PICTURE_MIN_SIDE, deocclusion_pictures, instance_class_names,
+    shown_instances, side_by_side)
 from .image_inputs import (IMAGE_EXTENSIONS, ImageSkipped, InputsType,
                            InputType, UnreadableImageError, list_images,
                            load_input, name_inputs, natural_key, read_image)
@@ -412,14 +413,9 @@ class DeOcclusionInferencer:
         Returns:
             tuple[np.ndarray, np.ndarray]: BGR pictures.
         """
-        names = None
-        labels = sample.pred_instances.get('labels', None)
-        if labels is not None and self.class_names:
-            names = [self.class_names[int(k)]
-                     if 0 <= int(k) < len(self.class_names) else None
-                     for k in labels.tolist()]
-        return deocclusion_pictures(image, sample, names,
-                                    shown_instances(sample, score_thr))
+        return deocclusion_pictures(
+            image, sample, instance_class_names(sample, self.class_names),
+            shown_instances(sample, score_thr))
 
     def __call__(self,
                  inputs: InputsType,

@@ -53,6 +53,26 @@ def shown_instances(sample, score_thr: float = 0.0) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
+def instance_class_names(
+        sample,
+        classes: Optional[Sequence[str]]) -> Optional[List[Optional[str]]]:
+    """Class name of each predicted instance of a sample.
+
+    Args:
+        sample (DetDataSample): With ``pred_instances.labels``.
+        classes (Sequence[str], optional): Names by label.
+
+    Returns:
+        list | None: One name per instance (None for a label without a
+        name); None without class names or labels.
+    """
+    labels = sample.pred_instances.get('labels', None)
+    if not classes or labels is None:
+        return None
+    return [classes[int(k)] if 0 <= int(k) < len(classes) else None
+            for k in to_numpy(labels).tolist()]
+
+
 def deocclusion_pictures(
         image: np.ndarray,
         sample,
@@ -133,15 +153,6 @@ class DeOcclusionVisualizer(DetLocalVisualizer):
         self.min_side = int(min_side)
         self._warned_labels = False
 
-    def instance_names(self, sample) -> Optional[List[Optional[str]]]:
-        """Class names of the predicted instances (``dataset_meta``)."""
-        classes = (self.dataset_meta or {}).get('classes', None)
-        labels = sample.pred_instances.get('labels', None)
-        if not classes or labels is None:
-            return None
-        return [classes[int(k)] if 0 <= int(k) < len(classes) else None
-                for k in to_numpy(labels).tolist()]
-
     def _drawable_gt(self, sample) -> bool:
         """Whether the sample's ground truth can be drawn with the class
         names (labels beyond them are reported once, not drawn)."""
@@ -177,7 +188,8 @@ class DeOcclusionVisualizer(DetLocalVisualizer):
         """
         picture, graph = deocclusion_pictures(
             np.ascontiguousarray(image[..., ::-1]), sample,
-            self.instance_names(sample),
+            instance_class_names(
+                sample, (self.dataset_meta or {}).get('classes', None)),
             shown_instances(sample, pred_score_thr), self.min_side)
         return side_by_side([picture, graph])[..., ::-1]
 
