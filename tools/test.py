@@ -308,7 +308,14 @@ def main(argv: Optional[List[str]] = None) -> Any:
         runner = RUNNERS.build(cfg)
     else:
         runner = Runner.from_cfg(cfg)
-    return runner.test()
+    metrics = runner.test()
+    import torch
+    if cfg.launcher != 'none' and torch.distributed.is_initialized():
+        # every rank is done before the group's threads go away (exiting
+        # with a live gloo group can abort the process)
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return metrics
 
 
 if __name__ == '__main__':
