@@ -24,7 +24,8 @@ from .det_samples import (GIVEN_MASKS_GAP_TOLERANCE,
 from .methods import (AMODAL_METHODS, NAMED_METHODS, NETWORK_METHODS,
                       ORDER_METHODS, method_pair, ordering_needed)
 from .ordering import completion_orders, order_from_growth
-from .recompose import RecomposeError, SceneRecomposer, recompose, shift_array
+from .recompose import (Composition, LayerCrop, Placement, RecomposeError,
+                        SceneRecomposer, recompose, shift_array)
 from .scene import DeOcclusionInputError, Scene
 
 __all__ = [
@@ -36,7 +37,8 @@ __all__ = [
     'DeOcclusionInputError', 'Scene',
     'ContentCompleter', 'ContentCompletionError', 'load_pcnet_c',
     'RecomposeError', 'SceneRecomposer', 'recompose',
-    'shift_array', 'DEOCCLUDER_OPTIONS', 'check_options',
+    'shift_array', 'Composition', 'LayerCrop', 'Placement',
+    'DEOCCLUDER_OPTIONS', 'check_options',
     'keyword_arguments', 'NAMED_METHODS', 'NETWORK_METHODS', 'method_pair',
     'ordering_needed', 'DetContentError', 'DetSampleContentCompleter',
     'build_det_sample_content_completer', 'content_options',

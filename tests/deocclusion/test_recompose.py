@@ -265,3 +265,53 @@ def test_tool_rejects_bad_edits(checkpoints, tmp_path, capsys):
             '--pcnet-m', str(pcnet_m), '--pcnet-c', str(pcnet_c), '--out',
             'x.png'
         ])
+
+
+def test_flip_scale_and_identity_placements():
+    layers, order = _two_objects()
+    # flipping twice and scaling by 1 draws the layer where it was
+    scene = SceneRecomposer(layers, order).flip(0).flip(0).scale(0, 1.0)
+    assert not scene.moved
+    np.testing.assert_array_equal(scene.render(), layers.image)
+    # a mirrored A in front: its box keeps its place, its colours mirror
+    scene = SceneRecomposer(layers, order).flip(0).bring_to_front(0)
+    out = scene.compose()
+    box = (slice(5, 15), slice(5, 15))
+    np.testing.assert_array_equal(out.image[box],
+                                  layers.rgb[0][box][:, ::-1])
+    np.testing.assert_array_equal(out.owner[box], 0)
+    # doubled about its centre: a 20 x 20 square centred where A was
+    out = SceneRecomposer(layers, order).scale(0, 2.0).bring_to_front(0)
+    visible = out.compose().visible_masks()
+    ys, xs = np.nonzero(visible[0])
+    assert (ys.min(), ys.max(), xs.min(), xs.max()) == (0, 19, 0, 19)
+    with pytest.raises(RecomposeError, match='factor'):
+        SceneRecomposer(layers, order).scale(0, 0.0)
+
+
+def test_compose_owner_is_the_picture():
+    """The owner map and the picture agree: each object's pixels show its
+    layer, background pixels the background; no edit = the modal masks."""
+    from mmdeocc.deocclusion import LayerCrop
+    layers, order = _two_objects()
+    identity = SceneRecomposer(layers, order).compose()
+    np.testing.assert_array_equal(identity.visible_masks(),
+                                  layers.modal_masks)
+    scene = SceneRecomposer(layers, order).move(1, 15, 0)
+    patch = LayerCrop(30, 0, np.ones((6, 6), bool),
+                      np.full((6, 6, 3), YELLOW, np.uint8))
+    index = scene.paste(patch, depth=0)  # behind everything
+    assert index == 2 and scene.num_layers == 3
+    out = scene.compose()
+    np.testing.assert_array_equal(out.image, scene.render())
+    masks = out.visible_masks()
+    assert masks.shape == (3, 20, 40)
+    assert (masks.sum(0) <= 1).all()
+    assert _colour(out.image, masks[0]) <= {RED, GREEN}
+    assert _colour(out.image, masks[1]) == {BLUE}
+    # the paste is behind B where they overlap, clipped at the border
+    assert masks[2].sum() == 6 * 6 - (masks[1][:6, 30:36]).sum()
+    assert _colour(out.image, masks[2]) == {YELLOW}
+    with pytest.raises(RecomposeError, match='paste'):
+        scene.paste(LayerCrop(0, 0, np.ones((2, 2), bool),
+                              np.zeros((3, 3, 3), np.uint8)))
