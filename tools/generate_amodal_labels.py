@@ -47,10 +47,10 @@ from typing import Any, Dict, List, Optional
 
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # docs/benchmarks.md
 
-import torch
-from mmengine.config import Config, DictAction
-from mmengine.dist import get_dist_info, init_dist
-from mmengine.logging import print_log
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import get_dist_info  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
 
 # Make the repository importable when run as `python tools/...` from a clone.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -59,6 +59,8 @@ from mmdeocc.apis.amodal_labels import (  # noqa: E402
     LABEL_METHODS, NETWORK_METHODS, AmodalLabelError,
     LabelGenerationSummary, generate_amodal_labels)
 from mmdeocc.datasets.formats import READERS  # noqa: E402
+from mmdeocc.utils.distributed import (  # noqa: E402
+    init_job_distributed, resolve_job_device)
 
 NONE = 'none'
 
@@ -168,52 +170,15 @@ def load_label_config(path: str,
 
 
 def resolve_device(device: Optional[str], launcher: str) -> str:
-    """The working device of this process.
-
-    Under a launcher, ``'cuda'`` means ``cuda:(LOCAL_RANK % number of
-    GPUs)``, so several processes may share a GPU (they parallelise the
-    CPU-side work: JSON, RLE decoding/encoding); an explicit ``'cuda:K'`` is
-    kept.
-
-    Args:
-        device (str, optional): Requested device.
-        launcher (str): Job launcher.
-
-    Returns:
-        str: A torch device string.
-    """
-    local_rank = int(os.environ.get('LOCAL_RANK', 0))
-    if device is None:
-        device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if device.startswith('cuda'):
-        if not torch.cuda.is_available():
-            raise AmodalLabelError(
-                f'--device {device}: CUDA is not available on this machine')
-        if launcher != 'none' and device == 'cuda':
-            device = f'cuda:{local_rank % torch.cuda.device_count()}'
-    return device
+    """The working device of this process
+    (:func:`mmdeocc.utils.distributed.resolve_job_device`)."""
+    return resolve_job_device(device, launcher, AmodalLabelError)
 
 
 def init_distributed(launcher: str, device: str) -> None:
-    """Start the process group.
-
-    Only control messages travel between ranks (a barrier and rank 0's
-    decision about the work folder; results go through the part files), so
-    the gloo backend serves every case. mmengine's ``init_dist`` is used
-    when each process has its own GPU; with CPU processes, or more
-    processes than GPUs, the group is started directly (mmengine's pytorch
-    launcher calls ``torch.cuda.set_device(LOCAL_RANK)``, which fails
-    there).
-    """
-    if launcher == 'none':
-        return
-    local_rank = int(os.environ.get('LOCAL_RANK', 0))
-    if device.startswith('cuda') and \
-            local_rank < torch.cuda.device_count():
-        init_dist(launcher, backend='gloo')
-        torch.cuda.set_device(torch.device(device))
-    else:
-        torch.distributed.init_process_group(backend='gloo')
+    """Start the process group
+    (:func:`mmdeocc.utils.distributed.init_job_distributed`)."""
+    init_job_distributed(launcher, device)
 
 
 def build_label_deoccluder(method: str, label_cfg: Dict[str, Any],

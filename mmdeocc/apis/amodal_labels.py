@@ -67,7 +67,6 @@ accuracy against the mask-derived order (METHOD 4.1 / 4.2, via
 :func:`mmdeocc.evaluation.functional.order_accuracy`) are logged and
 returned in the summary.
 """
-import hashlib
 import logging
 import os.path as osp
 from dataclasses import dataclass, field
@@ -91,6 +90,7 @@ from mmdeocc.evaluation.functional import (amodal_iou_stats, order_accuracy,
                                            summarize_amodal_stats)
 from mmdeocc.structures.masks import encode_rles, rle_bytes, rle_to_json
 from mmdeocc.structures.order import gt_order_from_masks
+from mmdeocc.utils.checkpoint import state_dict_sha256
 from mmdeocc.utils.deprecation import moved_attribute
 from mmdeocc.utils.jobs import (ChunkHook, JobError, JobSettingsMismatchError,
                                 ShardedJob, file_sha256, job_fingerprint,
@@ -194,17 +194,7 @@ class LabelGenerationSummary:
 # ----------------------------------------------------------------------
 # Fingerprint
 # ----------------------------------------------------------------------
-def _state_dict_sha256(model: torch.nn.Module) -> str:
-    """Hex SHA-256 of a model's state dict (names, dtypes, shapes, bytes)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f'{name}|{t.dtype}|{tuple(t.shape)}|'.encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _model_settings(model: torch.nn.Module) -> Dict[str, Any]:
+def model_settings(model: torch.nn.Module) -> Dict[str, Any]:
     """Type, hyper-parameters and weights hash of a PCNet-M."""
     category_map = getattr(model, 'category_map', None)
     return dict(
@@ -214,7 +204,7 @@ def _model_settings(model: torch.nn.Module) -> Dict[str, Any]:
         category_map=None if category_map is None else sorted(
             [int(k), float(v)] for k, v in dict(category_map).items()),
         in_size=getattr(model, 'in_size', None),
-        weights_sha256=_state_dict_sha256(model))
+        weights_sha256=state_dict_sha256(model))
 
 
 def deoccluder_settings(deoccluder: Any) -> Dict[str, Any]:
@@ -236,7 +226,7 @@ def deoccluder_settings(deoccluder: Any) -> Dict[str, Any]:
     fast_dtype = getattr(deoccluder, 'fast_dtype', None)
     settings['fast_dtype'] = None if fast_dtype is None else str(fast_dtype)
     model = getattr(deoccluder, 'model', None)
-    settings['model'] = None if model is None else _model_settings(model)
+    settings['model'] = None if model is None else model_settings(model)
     return settings
 
 
@@ -479,8 +469,9 @@ def _check_options(ann_file: str, out_file: str, deoccluder: Any,
         raise FileNotFoundError(f'annotation file not found: {ann_file}')
 
 
-def _read_records(ann_file: str, data_format: str, img_prefix: str
-                  ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+def read_image_records(
+        ann_file: str, data_format: str, img_prefix: str
+) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     """Canonical records sorted by image id (annotation ids checked
     unique: edges name them) and categories of the input."""
     records, categories = load_annotations(ann_file, data_format, img_prefix)
@@ -610,7 +601,7 @@ def generate_amodal_labels(ann_file: str,
     """
     _check_options(ann_file, out_file, deoccluder, method, data_format,
                    chunk_size)
-    records, categories = _read_records(ann_file, data_format, img_prefix)
+    records, categories = read_image_records(ann_file, data_format, img_prefix)
     settings = None if method == 'gt' else deoccluder_settings(deoccluder)
     job = ShardedJob(
         items=records,

@@ -7,6 +7,7 @@ to load. Instead of disabling weights-only loading, this module allow-lists
 exactly those data types and makes mmengine's local-file loader use it. Any
 other pickled object is refused with :class:`UnsafeCheckpointError`.
 """
+import hashlib
 import os.path as osp
 import pickle
 import pickletools
@@ -293,3 +294,20 @@ def register_safe_checkpoint_loader() -> None:
 
 
 register_safe_checkpoint_loader()
+
+
+def state_dict_sha256(model: torch.nn.Module) -> str:
+    """Hex SHA-256 of a model's state dict (names, dtypes, shapes, bytes).
+
+    Args:
+        model (nn.Module): The model.
+
+    Returns:
+        str: The digest (equal for equal weights, whatever the device).
+    """
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f'{name}|{t.dtype}|{tuple(t.shape)}|'.encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
