@@ -133,6 +133,12 @@ class ContentCompleter:
         background_size (int, optional): Longer side of the background
             network input; default ``2 * input_size``.
         interpolation (str): ``'bicubic'`` (reference) or ``'bilinear'``.
+        background_inpainting (str): ``'network'`` (the module docstring's
+            PCNet-C background, the reference) or ``'telea'`` (OpenCV's
+            Telea inpainting of the same hole: for images unlike the
+            network's training photos, e.g. the flat backgrounds of the
+            synthetic scenes, where a photo-trained PCNet-C leaves dark
+            ghosts of the removed objects).
         batch_size (int): Crops per network call.
         device (str | torch.device, optional): Working device of the
             networks; default the model's.
@@ -149,6 +155,7 @@ class ContentCompleter:
                  background_dilation: int = 5,
                  background_size: Optional[int] = None,
                  interpolation: str = 'bicubic',
+                 background_inpainting: str = 'network',
                  batch_size: int = 16,
                  device: Optional[Union[str, torch.device]] = None) -> None:
         for name, value in (('model', model), ('background_model',
@@ -175,6 +182,9 @@ class ContentCompleter:
                     f'{name} must be an integer >= 0, got {value!r}')
         check_choice('interpolation', interpolation, sorted(INTERPOLATIONS),
                      ContentCompletionError)
+        check_choice('background_inpainting', background_inpainting,
+                     ['network', 'telea'], ContentCompletionError)
+        self.background_inpainting = background_inpainting
         if int(batch_size) != batch_size or batch_size < 1:
             raise ContentCompletionError(
                 f'batch_size must be an integer >= 1, got {batch_size!r}')
@@ -353,6 +363,9 @@ class ContentCompleter:
         if not hole.any():
             return background
         import cv2
+        if self.background_inpainting == 'telea':
+            return cv2.inpaint(background, hole.astype(np.uint8), 3,
+                               cv2.INPAINT_TELEA)
         model = self.background_model or self.model
         height, width = hole.shape
         net_h, net_w = network_size(height, width, self.background_size,

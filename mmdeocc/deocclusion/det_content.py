@@ -25,7 +25,7 @@ The input image of each sample, in this order of preference:
 Without any of them the call raises :class:`DetContentError` naming the
 sample.
 """
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Type, Union
 
 import numpy as np
 import torch
@@ -51,12 +51,16 @@ class DetContentError(ValueError):
     the sample and what is missing)."""
 
 
-def read_rgb_image(path: str, where: str) -> np.ndarray:
+def read_rgb_image(path: str,
+                   where: str,
+                   error_cls: Optional[Type[Exception]] = None) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` uint8 RGB.
 
     Args:
         path (str): Image file.
         where (str): Sample description for errors.
+        error_cls (type, optional): Exception raised for a missing or
+            undecodable file (default :class:`DetContentError`).
 
     Returns:
         np.ndarray: The image.
@@ -67,16 +71,19 @@ def read_rgb_image(path: str, where: str) -> np.ndarray:
     import os.path as osp
 
     import mmcv
+    error_cls = error_cls or DetContentError
     if not osp.isfile(path):
-        raise DetContentError(
+        raise error_cls(
             f'{where}: image file {path} does not exist (content completion '
             'reads the original image)')
-    image = mmcv.imread(path, channel_order='rgb')
+    # BGR decoding returns None for bad bytes (mmcv's RGB path would fail
+    # inside OpenCV's colour conversion instead)
+    image = mmcv.imread(path, channel_order='bgr')
     if image is None:
-        raise DetContentError(f'{where}: cannot decode image file {path}')
+        raise error_cls(f'{where}: cannot decode image file {path}')
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
-    return np.ascontiguousarray(image[..., :3])
+    return np.ascontiguousarray(image[..., 2::-1])
 
 
 def images_from_batch(batch_inputs: Tensor, data_samples: Sequence[Any],
