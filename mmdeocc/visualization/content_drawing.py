@@ -49,7 +49,7 @@ def checkerboard(height: int, width: int, cell: int = 8) -> np.ndarray:
     return out
 
 
-def _caption(panel: np.ndarray, text: str) -> np.ndarray:
+def caption_panel(panel: np.ndarray, text: str) -> np.ndarray:
     """Panel with a caption band above it."""
     band = np.full((CAPTION, panel.shape[1], 3), 255, np.uint8)
     cv2.putText(band, text, (4, CAPTION - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
@@ -156,9 +156,9 @@ def render_content_layers(layers,
     image = np.ascontiguousarray(layers.image[..., ::-1])
     background = np.ascontiguousarray(layers.background[..., ::-1])
     top = np.concatenate([
-        _caption(image, 'input'),
+        caption_panel(image, 'input'),
         np.full((image.shape[0] + CAPTION, GAP, 3), 255, np.uint8),
-        _caption(background, 'background, objects removed')
+        caption_panel(background, 'background, objects removed')
     ], axis=1)
     width = top.shape[1]
     filled = (layers.fill_masks & layers.alpha).sum((1, 2))
@@ -169,7 +169,7 @@ def render_content_layers(layers,
     ][:max_objects]
     tile_height = int(np.clip(image.shape[0] // 2, 64, 200))
     tiles = [
-        _caption(
+        caption_panel(
             object_tile(layers.rgb[k], layers.alpha[k], layers.fill_masks[k],
                         colours[k], tile_height), texts[k])
         for k in sorted(chosen)
