@@ -45,10 +45,11 @@ import numpy as np
 from mmengine.logging import print_log
 
 from mmdeocc.datasets.formats import READERS
-from mmdeocc.deocclusion.det_content import DetContentError, read_rgb_image
 from mmdeocc.structures import ContentLayers
-from mmdeocc.structures.recompose_cache import (RECOMPOSE_ENTRY_VERSION,
+from mmdeocc.structures.recompose_cache import (ENTRIES_DIR, INDEX_FILE,
+                                                RECOMPOSE_ENTRY_VERSION,
                                                 RecomposeEntry)
+from mmdeocc.utils.image_io import read_rgb_image
 from mmdeocc.utils.jobs import (JobError, ShardedJob, file_sha256,
                                 read_json_or_none, run_sharded_job,
                                 write_job_json)
@@ -61,10 +62,6 @@ __all__ = [
     'build_recompose_cache'
 ]
 
-#: Name of the index file inside the cache folder.
-INDEX_FILE = 'index.json'
-#: Folder of the per-image entries inside the cache folder.
-ENTRIES_DIR = 'entries'
 #: ContentCompleter options that change its results.
 _CONTENT_OPTIONS = ('input_size', 'enlarge_box', 'min_side_ratio',
                     'hole_dilation', 'keep_visible', 'background_dilation',
@@ -137,7 +134,7 @@ def _read_image(record: Mapping[str, Any]) -> Optional[np.ndarray]:
     path = record.get('img_path') or record['file_name']
     try:
         return read_rgb_image(path, f'image id {record["img_id"]}')
-    except DetContentError:
+    except OSError:
         return None
 
 

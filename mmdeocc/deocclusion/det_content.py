@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mmdeocc.utils.image_io import read_rgb_image as _read_rgb_image
 from .builder import check_options, keyword_arguments
 from .content import ContentCompleter, ContentCompletionError, load_pcnet_c
 from .det_samples import (LabelToCategory, _describe, _mask_tensor,
@@ -54,36 +55,9 @@ class DetContentError(ValueError):
 def read_rgb_image(path: str,
                    where: str,
                    error_cls: Optional[Type[Exception]] = None) -> np.ndarray:
-    """Read an image file as ``(H, W, 3)`` uint8 RGB.
-
-    Args:
-        path (str): Image file.
-        where (str): Sample description for errors.
-        error_cls (type, optional): Exception raised for a missing or
-            undecodable file (default :class:`DetContentError`).
-
-    Returns:
-        np.ndarray: The image.
-
-    Raises:
-        DetContentError: The file is missing or cannot be decoded.
-    """
-    import os.path as osp
-
-    import mmcv
-    error_cls = error_cls or DetContentError
-    if not osp.isfile(path):
-        raise error_cls(
-            f'{where}: image file {path} does not exist (content completion '
-            'reads the original image)')
-    # BGR decoding returns None for bad bytes (mmcv's RGB path would fail
-    # inside OpenCV's colour conversion instead)
-    image = mmcv.imread(path, channel_order='bgr')
-    if image is None:
-        raise error_cls(f'{where}: cannot decode image file {path}')
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    return np.ascontiguousarray(image[..., 2::-1])
+    """:func:`mmdeocc.utils.image_io.read_rgb_image` raising
+    :class:`DetContentError` by default."""
+    return _read_rgb_image(path, where, error_cls or DetContentError)
 
 
 def images_from_batch(batch_inputs: Tensor, data_samples: Sequence[Any],

@@ -33,9 +33,15 @@ from mmdeocc.utils.io import atomic_open
 from .content_layers import ContentCompletionError, ContentLayers
 
 __all__ = [
-    'RECOMPOSE_ENTRY_VERSION', 'RecomposeCacheError', 'RecomposeEntry',
-    'image_crc32'
+    'RECOMPOSE_ENTRY_VERSION', 'INDEX_FILE', 'ENTRIES_DIR',
+    'RecomposeCacheError', 'RecomposeEntry', 'image_crc32'
 ]
+
+#: Name of the index file inside a cache folder
+#: (:mod:`mmdeocc.apis.recompose_cache`).
+INDEX_FILE = 'index.json'
+#: Folder of the per-image entries inside a cache folder.
+ENTRIES_DIR = 'entries'
 
 #: Version of the entry file layout.
 RECOMPOSE_ENTRY_VERSION = 1

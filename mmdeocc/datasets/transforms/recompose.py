@@ -54,12 +54,13 @@ from mmdet.registry import TRANSFORMS
 from mmdet.structures.mask import BitmapMasks
 from mmengine.logging import print_log
 
-from mmdeocc.deocclusion.det_content import DetContentError, read_rgb_image
-from mmdeocc.deocclusion.recompose import LayerCrop, Placement, SceneRecomposer
 from mmdeocc.structures import ContentLayers
 from mmdeocc.structures.image_ops import dilate_square
-from mmdeocc.structures.recompose_cache import (RecomposeCacheError,
+from mmdeocc.structures.recompose import LayerCrop, Placement, SceneRecomposer
+from mmdeocc.structures.recompose_cache import (INDEX_FILE,
+                                                RecomposeCacheError,
                                                 RecomposeEntry)
+from mmdeocc.utils.image_io import read_rgb_image
 from mmdeocc.utils.validation import check_choice
 
 __all__ = ['DeOcclusionRecompose', 'RecomposeTransformError']
@@ -257,7 +258,6 @@ class DeOcclusionRecompose(BaseTransform):
     # ------------------------------------------------------------------
     def _load_index(self, cache_dir: str,
                     classes: Optional[Sequence[str]]) -> None:
-        from mmdeocc.apis.recompose_cache import INDEX_FILE
         from mmdeocc.datasets.annotation_utils import load_json
         path = osp.join(cache_dir, INDEX_FILE)
         if not osp.isfile(path):
@@ -382,9 +382,10 @@ class DeOcclusionRecompose(BaseTransform):
             path = record.get('img_path') or record['file_name']
             if self.img_prefix is not None:
                 path = osp.join(self.img_prefix, record['file_name'])
-            image = read_rgb_image(path, f'paste donor {donor}')
+            image = read_rgb_image(path, f'paste donor {donor}',
+                                   RecomposeCacheError)
             layers = entry.to_layers(image, self.check_image)
-        except (RecomposeCacheError, DetContentError) as err:
+        except RecomposeCacheError as err:
             self.fallbacks[f'paste donor unusable ({type(err).__name__})'] += 1
             return []
         candidates = [
