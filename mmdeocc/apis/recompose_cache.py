@@ -49,6 +49,7 @@ from mmdeocc.structures import ContentLayers
 from mmdeocc.structures.recompose_cache import (ENTRIES_DIR, INDEX_FILE,
                                                 RECOMPOSE_ENTRY_VERSION,
                                                 RecomposeEntry)
+from mmdeocc.utils.checkpoint import state_dict_sha256
 from mmdeocc.utils.image_io import read_rgb_image
 from mmdeocc.utils.jobs import (JobError, ShardedJob, file_sha256,
                                 read_json_or_none, run_sharded_job,
@@ -102,14 +103,24 @@ class RecomposeCacheSummary:
     already_complete: bool = False
 
 
+def _completion_settings(model: Any) -> Dict[str, Any]:
+    """Type and weights hash of what completes content: a PCNet-C's
+    generator (its discriminator and losses do not take part, and may hold
+    tensors the checkpoint does not fix)."""
+    settings = model_settings(model)
+    settings['weights_sha256'] = state_dict_sha256(
+        getattr(model, 'generator', model))
+    return settings
+
+
 def content_settings(completer: Any) -> Dict[str, Any]:
     """The options of a ContentCompleter that change its results, plus its
-    networks' type, hyper-parameters and weights hashes (JSON-ready)."""
+    networks' type and weights hashes (JSON-ready)."""
     settings = {k: getattr(completer, k) for k in _CONTENT_OPTIONS}
-    settings['model'] = model_settings(completer.model)
+    settings['model'] = _completion_settings(completer.model)
     background = getattr(completer, 'background_model', None)
     settings['background_model'] = None if background is None else \
-        model_settings(background)
+        _completion_settings(background)
     return settings
 
 

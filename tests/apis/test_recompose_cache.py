@@ -85,6 +85,12 @@ def test_resume_and_settings(api_scenes, tmp_path, networks):
     assert again.chunks_reused == 1 and again.chunks_processed == 1
     assert json.loads((out / 'index.json').read_text()) == json.loads(first)
     assert _build(api_scenes, out, networks).already_complete
+    # a new process loads the networks again (a PCNet-C's discriminator is
+    # not in the checkpoint: random): the settings are the same
+    fresh = (build_deoccluder(dict(checkpoint=str(PCNET_M))),
+             ContentCompleter(load_pcnet_c(str(PCNET_C)),
+                              background_inpainting='telea'))
+    assert _build(api_scenes, out, fresh).already_complete
     deoccluder, completer = networks
     other = ContentCompleter(completer.model, hole_dilation=3,
                              background_inpainting='telea')
