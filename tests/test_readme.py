@@ -141,3 +141,17 @@ def test_tiny_detector_test_block_runs(scratch):
     assert (scratch / 'work_dirs' / 'deocc.pkl').is_file()
     pictures = list((scratch / 'work_dirs').rglob('vis/*.png'))
     assert len(pictures) == 8
+
+
+def test_recompose_block_runs(scratch):
+    """Scenes, the re-composition cache and the picture of re-composed
+    samples, as the README says (on 6 of its 150 scenes)."""
+    block = block_containing('bash', 'tools/build_recompose_cache.py')
+    assert '--num-scenes 150' in block
+    for command in commands(block):
+        command = command.replace('--num-scenes 150', '--num-scenes 6')
+        proc = run_shell(command, scratch)
+        assert proc.returncode == 0, f'{command}\n{proc.stderr[-2000:]}'
+    cache = scratch / 'data' / 'scenes' / 'recompose_train' / 'recompose_cache'
+    assert len(list((cache / 'entries').glob('*.npz'))) == 6
+    assert (scratch / 'grid.png').is_file()

@@ -6,7 +6,7 @@ a few samples, and writes a grid: the original, its instances, the
 re-composed image and its new instances (masks, outlines, boxes).
 
 Example (CONFIG =
-configs/recompose/mask-rcnn_r18-w0.25_fpn_recompose_1xb4-400it_scenes-150.py)::
+configs/recompose/mask-rcnn_r18-w0.25_fpn_recompose_1xb4-800it_scenes-150.py)::
 
     python tools/analysis_tools/browse_recompose.py CONFIG \\
         --num 6 --seed 1 --out docs/recompose_grid.png

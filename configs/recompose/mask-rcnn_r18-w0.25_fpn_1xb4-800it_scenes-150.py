@@ -1,7 +1,7 @@
 # The comparison of issue 15 (docs/results.md "Re-composition as
 # augmentation"), without augmentation: the tiny class-agnostic Mask R-CNN
 # of configs/deocclusion/mask-rcnn_r18-w0.25_fpn_1xb4-300it_scenes.py
-# trained on only 150 occlusion scenes (10-11 epochs in 400 iterations of 4:
+# trained on only 150 occlusion scenes (21 epochs in 800 iterations of 4:
 # the regime where augmentation matters) and evaluated (modal mask / box AP,
 # mmdet's CocoMetric) on 200 held-out scenes. The two siblings differ only
 # in one train_pipeline step:
@@ -17,12 +17,12 @@
 # Train and test (seed 0; the study also runs --cfg-options randomness.seed=1):
 #   python tools/train.py configs/recompose/<config>.py
 #   python tools/test.py configs/recompose/<config>.py \
-#     work_dirs/<config>/iter_400.pth
+#     work_dirs/<config>/iter_800.pth
 _base_ = ['../deocclusion/mask-rcnn_r18-w0.25_fpn_1xb4-300it_scenes.py']
 
 train_data_root = 'data/scenes/recompose_train/'
 val_data_root = 'data/scenes/recompose_val/'
-max_iters = 400
+max_iters = 800
 train_dataloader = dict(dataset=dict(data_root=train_data_root))
 val_dataloader = dict(dataset=dict(data_root=val_data_root))
 test_dataloader = val_dataloader
@@ -33,6 +33,6 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
          end=50),
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
-         milestones=[300], gamma=0.1),
+         milestones=[600], gamma=0.1),
 ]
 default_hooks = dict(checkpoint=dict(interval=max_iters))

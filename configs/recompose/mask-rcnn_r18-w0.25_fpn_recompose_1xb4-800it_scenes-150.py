@@ -1,5 +1,5 @@
 # De-occlusion re-composition as augmentation (issue 15): the config of
-# mask-rcnn_r18-w0.25_fpn_1xb4-400it_scenes-150.py with DeOcclusionRecompose
+# mask-rcnn_r18-w0.25_fpn_1xb4-800it_scenes-150.py with DeOcclusionRecompose
 # after LoadAnnotations. Half of the samples are re-composed from their
 # de-occluded layers: objects moved / resized / mirrored / re-layered /
 # removed, objects of other training images pasted; every visible mask, box
@@ -11,24 +11,16 @@
 #     --ann data/scenes/recompose_train/annotations.json \
 #     --img-dir data/scenes/recompose_train/images \
 #     --out-dir data/scenes/recompose_train/recompose_cache
-_base_ = ['./mask-rcnn_r18-w0.25_fpn_1xb4-400it_scenes-150.py']
+_base_ = ['./mask-rcnn_r18-w0.25_fpn_1xb4-800it_scenes-150.py']
 
+# The transform's defaults: per object move 0.5 (up to 1/4 of the image
+# side), resize 0.3 (x0.8-1.25), mirror 0.3, new depth 0.3, removal 0.1; per
+# sample paste 0.3 (up to 2 objects of another training image); changed
+# instances under 20 % of their reference area or 16 px are dropped.
 recompose = dict(
     type='DeOcclusionRecompose',
     cache_dir='data/scenes/recompose_train/recompose_cache',
-    layers='amodal',
     prob=0.5,
-    move_prob=0.5,
-    max_shift=0.25,
-    scale_prob=0.3,
-    scale_range=(0.8, 1.25),
-    flip_prob=0.3,
-    depth_prob=0.3,
-    remove_prob=0.1,
-    paste_prob=0.3,
-    max_paste=2,
-    min_visible_fraction=0.2,
-    min_visible_area=16,
     classes={{_base_.classes}})
 train_pipeline = [
     dict(type='LoadImageFromFile'),
