@@ -21,7 +21,7 @@ from mmengine.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / 'configs'
-ZOO_FOLDERS = ('pcnet_m', 'pcnet_c', 'deocclusion', 'amodal')
+ZOO_FOLDERS = ('pcnet_m', 'pcnet_c', 'deocclusion', 'amodal', 'recompose')
 
 # Old config name -> new name (paths relative to configs/). The old names
 # stay as aliases so that documented commands and scripts keep working.
