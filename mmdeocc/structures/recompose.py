@@ -412,8 +412,16 @@ class SceneRecomposer:
         background = gone & self.layers.background_hole & ~kept
         return objects, background
 
-    def _drawn_crop(self, index: int) -> LayerCrop:
-        """The placed crop of an edited or pasted object."""
+    def drawn_crop(self, index: int) -> LayerCrop:
+        """The crop of an object as an edit draws it (placement applied,
+        not clipped to the image).
+
+        Args:
+            index (int): An original or pasted object.
+
+        Returns:
+            LayerCrop: Its whole layer at its new place.
+        """
         n = self.layers.num_objects
         if index >= n:
             crop = self.pasted[index - n]
@@ -441,7 +449,7 @@ class SceneRecomposer:
             if index in self.deleted:
                 continue
             if index >= n or index in edited:
-                window, alpha, rgb = self._drawn_crop(index).clipped(
+                window, alpha, rgb = self.drawn_crop(index).clipped(
                     height, width)
                 canvas[window][alpha] = rgb[alpha]
                 owner[window][alpha] = index

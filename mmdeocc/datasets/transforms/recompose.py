@@ -475,7 +475,7 @@ class DeOcclusionRecompose(BaseTransform):
         """Area an object is compared with before it is dropped."""
         if index < layers.num_objects and index not in scene.moved:
             return int(layers.modal_masks[index].sum())
-        _, alpha, _ = scene._drawn_crop(index).clipped(height, width)
+        _, alpha, _ = scene.drawn_crop(index).clipped(height, width)
         return int(alpha.sum())
 
     def _update(self, results: dict, picture: np.ndarray, gt: np.ndarray,
