@@ -70,8 +70,9 @@ from mmdeocc.structures.content_layers import (ContentCompletionError,
                                                check_rgb_image)
 from mmdeocc.structures.image_ops import (INTERPOLATIONS, crop_resize_image,
                                           crop_union, denormalize_rgb,
-                                          dilate_square, normalize_rgb,
-                                          paste_patches, paste_resize_image)
+                                          dilate_square, inpaint_telea,
+                                          normalize_rgb, paste_patches,
+                                          paste_resize_image)
 from mmdeocc.structures.packed_masks import PackedMasks
 from mmdeocc.utils import module_device
 from mmdeocc.utils.validation import check_choice
@@ -362,10 +363,9 @@ class ContentCompleter:
         background = image.copy()
         if not hole.any():
             return background
-        import cv2
         if self.background_inpainting == 'telea':
-            return cv2.inpaint(background, hole.astype(np.uint8), 3,
-                               cv2.INPAINT_TELEA)
+            return inpaint_telea(background, hole)
+        import cv2
         model = self.background_model or self.model
         height, width = hole.shape
         net_h, net_w = network_size(height, width, self.background_size,

@@ -52,7 +52,7 @@ __all__ = [
     'SAMPLING_MODES', 'nearest_taps', 'linear_taps', 'crop_union',
     'crop_unions', 'dilate_square', 'paste_patches', 'IMAGENET_MEAN',
     'IMAGENET_STD', 'INTERPOLATIONS', 'crop_resize_image',
-    'paste_resize_image', 'normalize_rgb', 'denormalize_rgb'
+    'paste_resize_image', 'normalize_rgb', 'denormalize_rgb', 'inpaint_telea'
 ]
 
 SAMPLING_MODES = ('nearest', 'bilinear')
@@ -819,3 +819,21 @@ def normalize_rgb(rgb: np.ndarray) -> np.ndarray:
 def denormalize_rgb(rgb_norm: np.ndarray) -> np.ndarray:
     """Inverse of :func:`normalize_rgb` (float32, not clipped)."""
     return rgb_norm.astype(np.float32) * IMAGENET_STD + IMAGENET_MEAN
+
+
+def inpaint_telea(image: np.ndarray, hole: np.ndarray,
+                  radius: int = 3) -> np.ndarray:
+    """Fill ``hole`` of an image with OpenCV's Telea inpainting.
+
+    Args:
+        image (np.ndarray): ``(H, W, 3)`` uint8.
+        hole (np.ndarray): ``(H, W)`` bool pixels to fill.
+        radius (int): Neighbourhood radius of the method.
+
+    Returns:
+        np.ndarray: A new image, equal to ``image`` outside ``hole``.
+    """
+    if not hole.any():
+        return image.copy()
+    return cv2.inpaint(image, hole.astype(np.uint8), radius,
+                       cv2.INPAINT_TELEA)

@@ -53,6 +53,7 @@ import numpy as np
 import torch
 
 from .content_layers import ContentLayers
+from .geometry import mask_to_bbox
 from .image_ops import dilate_square
 from .order import OrderLike, drawing_order
 
@@ -135,14 +136,12 @@ class LayerCrop:
     def from_full(cls, alpha: np.ndarray, rgb: np.ndarray) -> 'LayerCrop':
         """Cut a full-frame layer to the box of its alpha (empty alpha: an
         empty crop at the origin)."""
-        rows = np.flatnonzero(alpha.any(1))
-        cols = np.flatnonzero(alpha.any(0))
-        if rows.size == 0:
+        x0, y0, w, h = (int(v) for v in mask_to_bbox(alpha))
+        if w == 0:
             return cls(0, 0, np.zeros((0, 0), bool),
                        np.zeros((0, 0, 3), np.uint8))
-        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        return cls(int(x0), int(y0), alpha[y0:y1, x0:x1],
-                   rgb[y0:y1, x0:x1])
+        return cls(x0, y0, alpha[y0:y0 + h, x0:x0 + w],
+                   rgb[y0:y0 + h, x0:x0 + w])
 
     def placed(self, placement: Placement) -> 'LayerCrop':
         """The crop after ``placement`` (not clipped to any image)."""
@@ -194,10 +193,14 @@ class Composition:
             shown (original objects ``0..N-1``, pasted layers ``N..``), -1
             for background.
         num_layers (int): Original plus pasted objects.
+        drawn_areas (np.ndarray): ``(num_layers,)`` int64: pixels each
+            object's drawing covered in the image (before objects drawn
+            later covered some of them; 0 for deleted ones).
     """
     image: np.ndarray
     owner: np.ndarray
     num_layers: int
+    drawn_areas: np.ndarray
 
     def visible_masks(self) -> np.ndarray:
         """``(num_layers, H, W)`` bool: the new visible (modal) masks, one
@@ -412,7 +415,7 @@ class SceneRecomposer:
         background = gone & self.layers.background_hole & ~kept
         return objects, background
 
-    def drawn_crop(self, index: int) -> LayerCrop:
+    def _drawn_crop(self, index: int) -> LayerCrop:
         """The crop of an object as an edit draws it (placement applied,
         not clipped to the image).
 
@@ -443,22 +446,25 @@ class SceneRecomposer:
         canvas[background] = layers.background[background]
         height, width = canvas.shape[:2]
         owner = np.full((height, width), -1, dtype=np.int32)
+        drawn_areas = np.zeros(self.num_layers, np.int64)
         n = layers.num_objects
         edited = self.edited
         for index in self.stacking:
             if index in self.deleted:
                 continue
             if index >= n or index in edited:
-                window, alpha, rgb = self.drawn_crop(index).clipped(
+                window, alpha, rgb = self._drawn_crop(index).clipped(
                     height, width)
                 canvas[window][alpha] = rgb[alpha]
                 owner[window][alpha] = index
+                drawn_areas[index] = alpha.sum()
             else:
                 alpha = layers.modal_masks[index] | (
                     layers.alpha[index] & reveal)
                 canvas[alpha] = layers.rgb[index][alpha]
                 owner[alpha] = index
-        return Composition(canvas, owner, self.num_layers)
+                drawn_areas[index] = alpha.sum()
+        return Composition(canvas, owner, self.num_layers, drawn_areas)
 
     def render(self) -> np.ndarray:
         """Draw the edited scene.

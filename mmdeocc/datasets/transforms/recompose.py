@@ -45,7 +45,7 @@ reason (logged at the 1st, 2nd, 4th, 8th ... occurrence).
 import collections
 import logging
 import os.path as osp
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import torch
@@ -55,8 +55,10 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.logging import print_log
 
 from mmdeocc.structures import ContentLayers
-from mmdeocc.structures.image_ops import dilate_square
-from mmdeocc.structures.recompose import LayerCrop, Placement, SceneRecomposer
+from mmdeocc.structures.geometry import mask_to_bbox
+from mmdeocc.structures.image_ops import dilate_square, inpaint_telea
+from mmdeocc.structures.recompose import (Composition, LayerCrop, Placement,
+                                          SceneRecomposer)
 from mmdeocc.structures.recompose_cache import (INDEX_FILE,
                                                 RecomposeCacheError,
                                                 RecomposeEntry)
@@ -120,12 +122,10 @@ def _match_instances(gt: np.ndarray, cached: np.ndarray,
     return None if min(match) < 0 else match
 
 
-def _tight_box(mask: np.ndarray) -> List[float]:
+def _xyxy_box(mask: np.ndarray) -> List[float]:
     """``[x1, y1, x2, y2]`` of a non-empty mask (pixel edges)."""
-    rows = np.flatnonzero(mask.any(1))
-    cols = np.flatnonzero(mask.any(0))
-    return [float(cols[0]), float(rows[0]), float(cols[-1] + 1),
-            float(rows[-1] + 1)]
+    x, y, w, h = mask_to_bbox(mask).tolist()
+    return [x, y, x + w, y + h]
 
 
 @TRANSFORMS.register_module()
@@ -307,15 +307,12 @@ class DeOcclusionRecompose(BaseTransform):
     def _visible_layers(self, image: np.ndarray,
                         masks: np.ndarray) -> ContentLayers:
         """Baseline layers: visible masks, Telea-inpainted background."""
-        import cv2
         hole = masks.any(0)
         if self.background_dilation > 1 and hole.any():
             hole = dilate_square(
                 torch.from_numpy(hole)[None],
                 self.background_dilation)[0].numpy()
-        background = cv2.inpaint(image, hole.astype(np.uint8), 3,
-                                 cv2.INPAINT_TELEA) if hole.any() else \
-            image.copy()
+        background = inpaint_telea(image, hole)
         n = len(masks)
         return ContentLayers(
             image=image, background=background, background_hole=hole,
@@ -464,26 +461,28 @@ class DeOcclusionRecompose(BaseTransform):
         if not edits:
             return results
         composition = scene.compose()
-        visible = composition.visible_masks()
-        self._update(results, composition.image, gt, ignore, instances,
-                     match, visible, layers, scene, pasted)
+        self._update(results, composition, gt, ignore, instances, match,
+                     layers, scene.moved, pasted)
         results['recompose_edits'] = dict(edits)
         return results
 
-    def _reference_area(self, scene: SceneRecomposer, layers: ContentLayers,
-                        index: int, height: int, width: int) -> int:
-        """Area an object is compared with before it is dropped."""
-        if index < layers.num_objects and index not in scene.moved:
+    @staticmethod
+    def _reference_area(composition: Composition, layers: ContentLayers,
+                        moved: Set[int], index: int) -> int:
+        """Area an object is compared with before it is dropped: its visible
+        area before the edit, or for moved and pasted objects the area of
+        its layer as drawn."""
+        if index < layers.num_objects and index not in moved:
             return int(layers.modal_masks[index].sum())
-        _, alpha, _ = scene.drawn_crop(index).clipped(height, width)
-        return int(alpha.sum())
+        return int(composition.drawn_areas[index])
 
-    def _update(self, results: dict, picture: np.ndarray, gt: np.ndarray,
-                ignore: np.ndarray, instances: np.ndarray,
-                match: Sequence[int], visible: np.ndarray,
-                layers: ContentLayers, scene: SceneRecomposer,
+    def _update(self, results: dict, composition: Composition,
+                gt: np.ndarray, ignore: np.ndarray, instances: np.ndarray,
+                match: Sequence[int], layers: ContentLayers, moved: Set[int],
                 pasted: Sequence[Tuple[int, int]]) -> None:
         """Write the re-composed image and the new instances."""
+        picture = composition.image
+        visible = composition.visible_masks()
         height, width = picture.shape[:2]
         boxes = results['gt_bboxes']
         old_boxes = boxes.numpy() if hasattr(boxes, 'numpy') else \
@@ -495,8 +494,8 @@ class DeOcclusionRecompose(BaseTransform):
 
         def keep(mask: np.ndarray, index: int) -> bool:
             area = int(mask.sum())
-            reference = self._reference_area(scene, layers, index, height,
-                                             width)
+            reference = self._reference_area(composition, layers, moved,
+                                             index)
             return area >= max(self.min_visible_area, 1) and \
                 area >= self.min_visible_fraction * reference
 
@@ -508,7 +507,7 @@ class DeOcclusionRecompose(BaseTransform):
                 if np.array_equal(mask, gt[i]):
                     box = old_boxes[i]
                 elif keep(mask, layer_of[i]):
-                    box = _tight_box(mask)
+                    box = _xyxy_box(mask)
                 else:
                     continue
             new_masks.append(mask)
@@ -519,7 +518,7 @@ class DeOcclusionRecompose(BaseTransform):
             mask = visible[index]
             if keep(mask, index):
                 new_masks.append(mask)
-                new_boxes.append(_tight_box(mask))
+                new_boxes.append(_xyxy_box(mask))
                 new_labels.append(label)
                 new_ignore.append(False)
         masks = np.stack(new_masks).astype(np.uint8) if new_masks else \
