@@ -292,9 +292,8 @@ class DeOcclusionRecompose(BaseTransform):
         return results
 
     def _entry(self, img_id: int) -> RecomposeEntry:
-        record = self._images.get(int(img_id))
-        if record is None:
-            raise RecomposeCacheError(f'image id {img_id}: no cache entry')
+        """The cache entry of an indexed image."""
+        record = self._images[int(img_id)]
         return RecomposeEntry.load(osp.join(self.cache_dir, record['entry']))
 
     def _to_rgb(self, image: np.ndarray) -> np.ndarray:
