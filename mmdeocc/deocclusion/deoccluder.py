@@ -372,12 +372,28 @@ class DeOccluder:
         Returns:
             Tensor: ``(N, N)`` int8 antisymmetric order matrix.
         """
+        return self.order_many([(masks, category_ids)])[0]
+
+    def order_many(
+        self, items: Sequence[Union[MaskLike, Tuple[MaskLike, Any]]]
+    ) -> List[Tensor]:
+        """Occlusion orders of many images, network crops batched across
+        them (results identical to :meth:`order` per image).
+
+        Args:
+            items (Sequence): Per image, ``(masks, category_ids)`` or just
+                ``masks`` (see :meth:`run_many`).
+
+        Returns:
+            list[Tensor]: ``(N, N)`` int8 order matrices, on each input's
+            device.
+        """
         self._reset_stats()
         start = time.perf_counter()
-        scene = self._scene(masks, category_ids)
-        order = self._orders([scene])[0]
+        scenes, devices = self._scenes(items)
+        orders = self._orders(scenes)
         self.stats['total_s'] = time.perf_counter() - start
-        return order.to(self._output_device(masks))
+        return [order.to(device) for order, device in zip(orders, devices)]
 
     def amodal(self,
                masks: MaskLike,
@@ -393,13 +409,57 @@ class DeOccluder:
         Returns:
             Tensor: ``(N, H, W)`` bool amodal masks.
         """
+        return self.amodal_many([(masks, category_ids)], [order])[0]
+
+    def amodal_many(
+        self, items: Sequence[Union[MaskLike, Tuple[MaskLike, Any]]],
+        orders: Sequence[Union[np.ndarray, Tensor]]
+    ) -> List[Tensor]:
+        """Amodal masks of many images under given orders, network crops
+        batched across them (results identical to :meth:`amodal`).
+
+        Args:
+            items (Sequence): Per image, ``(masks, category_ids)`` or just
+                ``masks`` (see :meth:`run_many`).
+            orders (Sequence): One ``(N, N)`` order matrix per image.
+
+        Returns:
+            list[Tensor]: ``(N, H, W)`` bool amodal masks, on each input's
+            device.
+        """
+        if len(orders) != len(items):
+            raise DeOcclusionInputError(
+                f'orders: expected one order matrix per image '
+                f'({len(items)}), got {len(orders)}')
         self._reset_stats()
         start = time.perf_counter()
-        scene = self._scene(masks, category_ids)
-        order = self._check_order(order, scene.num)
-        amodal = self._amodals([scene], [order])[0]
+        scenes, devices = self._scenes(items)
+        orders = [
+            self._check_order(order, scene.num)
+            for order, scene in zip(orders, scenes)
+        ]
+        amodals = self._amodals(scenes, orders)
         self.stats['total_s'] = time.perf_counter() - start
-        return amodal.to(self._output_device(masks))
+        return [mask.to(device) for mask, device in zip(amodals, devices)]
+
+    def _scenes(
+        self, items: Sequence[Union[MaskLike, Tuple[MaskLike, Any]]]
+    ) -> Tuple[List[Scene], List[torch.device]]:
+        """Validated scenes of ``items`` and their output devices."""
+        scenes, devices = [], []
+        for k, item in enumerate(items):
+            if isinstance(item, (tuple, list)):
+                if len(item) != 2:
+                    raise DeOcclusionInputError(
+                        f'items[{k}]: expected (masks, category_ids), got a '
+                        f'sequence of length {len(item)}')
+                masks, cats = item
+            else:
+                masks, cats = item, None
+            where = 'masks' if len(items) == 1 else f'items[{k}] masks'
+            scenes.append(self._scene(masks, cats, where))
+            devices.append(self._output_device(masks))
+        return scenes, devices
 
     def __call__(self,
                  masks: MaskLike,
@@ -423,18 +483,7 @@ class DeOccluder:
         """
         self._reset_stats()
         start = time.perf_counter()
-        scenes, devices = [], []
-        for k, item in enumerate(items):
-            if isinstance(item, (tuple, list)):
-                if len(item) != 2:
-                    raise DeOcclusionInputError(
-                        f'items[{k}]: expected (masks, category_ids), got a '
-                        f'sequence of length {len(item)}')
-                masks, cats = item
-            else:
-                masks, cats = item, None
-            scenes.append(self._scene(masks, cats, f'items[{k}] masks'))
-            devices.append(self._output_device(masks))
+        scenes, devices = self._scenes(items)
         orders = self._orders(scenes)
         amodals = self._amodals(scenes, orders)
         results = []

@@ -370,50 +370,73 @@ class DeOcclusionEvaluator:
                 item of an ``AmodalImageDataset``'s ``get_data_info``.
                 Instances with ``ignore_flag=1`` are left out.
         """
-        gt = self._ground_truth(record)
-        num = len(gt)
-        self.num_images += 1
-        self.num_objects += num
-        cats = self._category_ids(record)
-        modal = gt.modal
-        gt_order = None
-        if self._needs_gt_order:
-            if self.gt_order == 'annotation' and gt.annotated_order is None:
-                # fewer than two objects: no relation to annotate
-                gt_order = np.zeros((num, num), dtype=np.int8)
-            else:
-                gt_order = self._order_metric.ground_truth_order(gt)
-        orders: Dict[str, Any] = {}
+        self.process_many([record])
+
+    def process_many(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Evaluate every method on several images at once.
+
+        Each method makes one :class:`~mmdeocc.deocclusion.DeOccluder` call
+        for all of them (network crops batched across images, up to the
+        de-occluder's ``batch_size`` per network call); the results are
+        those of :meth:`process` image by image.
+
+        Args:
+            records (Sequence[Mapping]): Canonical image records (see
+                :meth:`process`).
+        """
+        gts = [self._ground_truth(record) for record in records]
+        cats = [self._category_ids(record) for record in records]
+        self.num_images += len(gts)
+        self.num_objects += sum(len(gt) for gt in gts)
+        # images without objects take no part in the de-occluder calls
+        busy = [k for k, gt in enumerate(gts) if len(gt)]
+        items = [(gts[k].modal, cats[k]) for k in busy]
+        gt_orders = [self._gt_order(gt) for gt in gts]
+        orders: Dict[str, List[Any]] = {}
         for name in self._orders_needed:
-            if num == 0:
-                orders[name] = np.zeros((0, 0), np.int8)
-            else:
-                orders[name] = self._timed(f'order/{name}',
-                                           self._order_deocc[name], 'order',
-                                           modal, cats)
-        if gt_order is not None:
-            orders['gt'] = gt_order
+            computed = iter(
+                self._timed(f'order/{name}', self._order_deocc[name],
+                            'order_many', items) if items else [])
+            orders[name] = [
+                next(computed) if len(gt) else np.zeros((0, 0), np.int8)
+                for gt in gts
+            ]
+        orders['gt'] = gt_orders
         for name in self.order_rows:
-            counts = order_accuracy(orders[name], gt_order)
-            counts['unmatched_gt'] = 0
-            self._order_results[name].append(counts)
+            for pred, gt_order in zip(orders[name], gt_orders):
+                counts = order_accuracy(pred, gt_order)
+                counts['unmatched_gt'] = 0
+                self._order_results[name].append(counts)
         for row in self.amodal_rows:
             dep = self.sup_order if row == 'sup' else ordering_needed(row)
-            order = orders[dep] if dep is not None else np.zeros(
-                (num, num), np.int8)
-            if num == 0:
-                pred = np.zeros_like(modal)
-            else:
-                pred = self._timed(f'amodal/{row}', self._amodal_deocc[row],
-                                   'amodal', modal, order, cats)
-            stats = amodal_iou_stats(pred, gt.amodal, modal)
-            stats['unmatched'] = np.zeros(num, dtype=bool)
-            self._amodal_results[row].append(stats)
+            row_orders = [
+                orders[dep][k] if dep is not None else np.zeros(
+                    (len(gts[k]), len(gts[k])), np.int8) for k in busy
+            ]
+            computed = iter(
+                self._timed(f'amodal/{row}', self._amodal_deocc[row],
+                            'amodal_many', items, row_orders)
+                if items else [])
+            for gt in gts:
+                pred = next(computed) if len(gt) else np.zeros_like(gt.modal)
+                stats = amodal_iou_stats(pred, gt.amodal, gt.modal)
+                stats['unmatched'] = np.zeros(len(gt), dtype=bool)
+                self._amodal_results[row].append(stats)
+
+    def _gt_order(self, gt: GroundTruth) -> Optional[np.ndarray]:
+        """The ground-truth order of one image (None when not needed)."""
+        if not self._needs_gt_order:
+            return None
+        if self.gt_order == 'annotation' and gt.annotated_order is None:
+            # fewer than two objects: no relation to annotate
+            return np.zeros((len(gt), len(gt)), dtype=np.int8)
+        return self._order_metric.ground_truth_order(gt)
 
     def evaluate(self,
                  data: Any,
                  max_images: Optional[int] = None,
-                 progress: bool = True) -> Dict[str, Any]:
+                 progress: bool = True,
+                 images_per_batch: int = 8) -> Dict[str, Any]:
         """Process a whole dataset and return :meth:`compute`.
 
         Args:
@@ -421,6 +444,9 @@ class DeOcclusionEvaluator:
                 ``AmodalCocoDataset``) or a sequence of canonical records.
             max_images (int, optional): Evaluate only the first images.
             progress (bool): Show a progress bar over images.
+            images_per_batch (int): Images per :meth:`process_many` call
+                (network crops are batched across them; memory grows with
+                it). The results do not depend on it.
 
         Returns:
             dict: See :meth:`compute`.
@@ -431,14 +457,22 @@ class DeOcclusionEvaluator:
                 raise DeOcclusionEvalError(
                     f'max_images must be >= 1, got {max_images}')
             total = min(total, int(max_images))
+        if int(images_per_batch) != images_per_batch or images_per_batch < 1:
+            raise DeOcclusionEvalError(
+                f'images_per_batch must be an integer >= 1, got '
+                f'{images_per_batch!r}')
         getter = getattr(data, 'get_data_info', None)
         bar = ProgressBar(total) if progress and total else None
         start = time.perf_counter()
-        for index in range(total):
-            record = getter(index) if getter is not None else data[index]
-            self.process(record)
+        for first in range(0, total, int(images_per_batch)):
+            indices = range(first, min(total, first + int(images_per_batch)))
+            self.process_many([
+                getter(index) if getter is not None else data[index]
+                for index in indices
+            ])
             if bar is not None:
-                bar.update()
+                for _ in indices:
+                    bar.update()
         if bar is not None:
             print()
         self._timing['total'] = time.perf_counter() - start

@@ -147,7 +147,8 @@ def evaluate_from_config(cfg: Union[str, Config],
                          fast: Optional[bool] = None,
                          device: Optional[Union[str, torch.device]] = 'auto',
                          max_images: Optional[int] = None,
-                         progress: bool = True) -> Dict[str, Any]:
+                         progress: bool = True,
+                         images_per_batch: int = 8) -> Dict[str, Any]:
     """Run the benchmark described by an evaluation config.
 
     Config keys: ``test_dataloader.dataset`` (an image-level dataset with
@@ -174,6 +175,8 @@ def evaluate_from_config(cfg: Union[str, Config],
             available), ``'cpu'``, ``'cuda:0'``, ...
         max_images (int, optional): Evaluate only the first images.
         progress (bool): Progress bar.
+        images_per_batch (int): Images whose network crops are batched
+            together (results do not depend on it).
 
     Returns:
         dict: :meth:`DeOcclusionEvaluator.compute` plus ``checkpoint``,
@@ -248,7 +251,8 @@ def evaluate_from_config(cfg: Union[str, Config],
         skip_empty_modal=eval_cfg.get('skip_empty_modal', True),
         sup_order=sup_order or eval_cfg.get('sup_order', 'ours'),
         dataset_name=f'{type(dataset).__name__} ({name})')
-    results = evaluator.evaluate(dataset, max_images, progress)
+    results = evaluator.evaluate(dataset, max_images, progress,
+                                 images_per_batch)
     results['config'] = cfg_path
     results['checkpoint'] = checkpoint
     results['sup_checkpoint'] = sup_checkpoint

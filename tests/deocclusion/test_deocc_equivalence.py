@@ -151,3 +151,20 @@ def test_fast_mode_agrees(model, coco_scenes, fast_dtype):
         total_px += a.amodal_masks.numel()
     assert same_order / total_order > 0.95
     assert same_px / total_px > 0.99
+
+
+def test_order_and_amodal_many_equal_single_images(model, synthetic_scenes,
+                                                   coco_scenes):
+    items = [(m, None) for m in synthetic_scenes[:4]]
+    items += [(m, None) for m, _ in coco_scenes[:2]]
+    for method in ('ours', 'ours_nog'):
+        deocc = DeOccluder(model, amodal_method=method, batch_size=7)
+        orders = deocc.order_many(items)
+        amodals = deocc.amodal_many(items, orders)
+        for (masks, _), order, amodal in zip(items, orders, amodals):
+            assert torch.equal(order, deocc.order(masks))
+            assert torch.equal(amodal, deocc.amodal(masks, order))
+    with pytest.raises(ValueError, match='one order matrix per image'):
+        deocc.amodal_many(items, orders[:1])
+    with pytest.raises(ValueError, match=r'items\[1\]'):
+        deocc.order_many([items[0], 'not masks'])

@@ -93,6 +93,21 @@ def results(scenes, checkpoints):
         sup_checkpoint=checkpoints[1], device='cpu', progress=False)
 
 
+def test_images_per_batch_does_not_change_results(scenes, checkpoints,
+                                                  results):
+    for per_batch in (1, 3):
+        other = evaluate_from_config(
+            scene_config(scenes), checkpoints[0], methods=ALL,
+            sup_checkpoint=checkpoints[1], device='cpu', progress=False,
+            images_per_batch=per_batch)
+        assert other['order'] == results['order']
+        assert other['amodal'] == results['amodal']
+    with pytest.raises(ValueError, match='images_per_batch'):
+        evaluate_from_config(
+            scene_config(scenes), checkpoints[0], methods=['ours'],
+            device='cpu', progress=False, images_per_batch=0)
+
+
 def test_every_method_in_range(results):
     assert list(results['order']) == [m for m in ORDER_ROWS if m in ALL]
     assert list(results['amodal']) == [m for m in AMODAL_ROWS if m in ALL]

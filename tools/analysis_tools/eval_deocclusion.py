@@ -111,6 +111,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--max-images', type=int, default=None,
         help='evaluate only the first N images')
     parser.add_argument(
+        '--images-per-batch', type=int, default=8,
+        help='images whose network crops are batched together (up to '
+        '--batch-size crops per call; results do not depend on it)')
+    parser.add_argument(
         '--device', default='auto',
         help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...")
     parser.add_argument(
@@ -124,6 +128,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser.error('--batch-size must be >= 1')
     if args.max_images is not None and args.max_images < 1:
         parser.error('--max-images must be >= 1')
+    if args.images_per_batch < 1:
+        parser.error('--images-per-batch must be >= 1')
     return args
 
 
@@ -154,7 +160,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         fast=True if args.fast else None,
         device=args.device,
         max_images=args.max_images,
-        progress=not args.no_progress)
+        progress=not args.no_progress,
+        images_per_batch=args.images_per_batch)
     results['config'] = args.config
     print(format_markdown(results))
     save_results(results, args.out, args.out_md)

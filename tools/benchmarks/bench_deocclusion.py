@@ -218,6 +218,18 @@ def run(args: argparse.Namespace, model: PCNetM) -> List[Dict]:
         union = (amodal_e | amodal_f).sum()
         row['fast_amodal_iou_pct'] = 100.0 * float(
             (amodal_e & amodal_f).sum()) / max(int(union), 1)
+        if args.images_per_call > 1:
+            many = [
+                make_scene(num, height, width, seed=num * 1000 + k)
+                for k in range(args.images_per_call)
+            ]
+            row['loop_s'], _ = timed(lambda: [exact(m) for m in many],
+                                     args.repeats)
+            row['many_s'], _ = timed(lambda: exact.run_many(many),
+                                     args.repeats)
+            row['many_speedup'] = row['loop_s'] / row['many_s']
+            row['loop_s'] /= len(many)
+            row['many_s'] /= len(many)
         rows.append(row)
         print_row(row, header=len(rows) == 1)
     return rows
@@ -237,6 +249,9 @@ COLUMNS = [
     ('overhead_pct', 'non-net overhead %', '{:.1f}'),
     ('outside_share_pct', 'outside-net share %', '{:.1f}'),
     ('peak_mem_mb', 'peak MB', '{:.0f}'),
+    ('loop_s', 'per-image loop s/img', '{:.3f}'),
+    ('many_s', 'run_many s/img', '{:.3f}'),
+    ('many_speedup', 'run_many / loop x', '{:.2f}'),
     ('equal_to_sequential', 'fp32 == seq', '{}'),
     ('fast_order_agree_pct', 'fast order agree %', '{:.2f}'),
     ('fast_amodal_agree_pct', 'fast amodal px agree %', '{:.3f}'),
@@ -299,6 +314,12 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=None,
         help='torch intra-op threads (default: torch)')
+    parser.add_argument(
+        '--images-per-call',
+        type=int,
+        default=1,
+        help='also time K images of each size in one batched run_many '
+        'call against a per-image loop (exact mode; 1 = skip)')
     parser.add_argument('--out', default=None, help='write rows as JSON')
     args = parser.parse_args()
     args.objects = [int(v) for v in args.objects.split(',') if v]
