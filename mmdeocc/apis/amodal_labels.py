@@ -113,6 +113,10 @@ _RESULT_OPTIONS = ('order_method', 'amodal_method', 'order_th', 'amodal_th',
                    'enlarge_box', 'min_side_ratio', 'gap_tolerance',
                    'eraser_dilation', 'amodal_union_visible',
                    'amodal_restrict_to_eraser', 'fast', 'input_size')
+#: Result-changing options added later, with their defaults: recorded only
+#: when they differ, so the fingerprints of earlier jobs stay valid.
+_LATER_RESULT_OPTIONS = dict(flip_tta=False, order_tie_margin=None,
+                             hull_convention='reference')
 #: Per-instance arrays of :func:`amodal_iou_stats` (the bool ones last).
 _IOU_KEYS = ('inter', 'union', 'occluded', 'inv_inter', 'inv_union',
              'empty_modal')
@@ -223,6 +227,10 @@ def deoccluder_settings(deoccluder: Any) -> Dict[str, Any]:
         k: getattr(deoccluder, k)
         for k in _RESULT_OPTIONS
     }
+    for key, default in _LATER_RESULT_OPTIONS.items():
+        value = getattr(deoccluder, key, default)
+        if value != default:
+            settings[key] = value
     fast_dtype = getattr(deoccluder, 'fast_dtype', None)
     settings['fast_dtype'] = None if fast_dtype is None else str(fast_dtype)
     model = getattr(deoccluder, 'model', None)

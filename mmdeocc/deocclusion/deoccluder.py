@@ -101,6 +101,13 @@ class DeOccluder:
             every reference config): average each crop's foreground
             probabilities with those of its horizontal mirror (mirrored
             back) before thresholding; twice the network time.
+        order_tie_margin (float, optional): Beyond the paper (None, the
+            default, is the reference rule): with ``order_method='ours'``,
+            a touching pair whose two growths differ by at most this
+            fraction of the larger one (exact ties, e.g. both 0, included)
+            takes the convex-hull order (METHOD 2.5) instead, i.e. the
+            geometric prior decides where dual completion has no clear
+            answer. 0 = exact ties only.
     """
 
     def __init__(self,
@@ -122,7 +129,8 @@ class DeOccluder:
                  input_size: Optional[int] = None,
                  cpu_batch_size: Optional[int] = None,
                  hull_convention: str = 'reference',
-                 flip_tta: bool = False) -> None:
+                 flip_tta: bool = False,
+                 order_tie_margin: Optional[float] = None) -> None:
         check_choice('order_method', order_method, ORDER_METHODS,
                      DeOcclusionConfigError)
         check_choice('hull_convention', hull_convention, HULL_CONVENTIONS,
@@ -157,6 +165,12 @@ class DeOccluder:
             raise DeOcclusionConfigError(
                 f'eraser_dilation must be an integer >= 0, got '
                 f'{eraser_dilation!r}')
+        if order_tie_margin is not None and not (
+                isinstance(order_tie_margin, (int, float))
+                and 0.0 <= float(order_tie_margin) < 1.0):
+            raise DeOcclusionConfigError(
+                f'order_tie_margin must be None or in [0, 1), got '
+                f'{order_tie_margin!r}')
         for name, value in (('batch_size', batch_size), ('cpu_batch_size',
                                                          cpu_batch_size)):
             if value is None and name == 'cpu_batch_size':
@@ -181,6 +195,8 @@ class DeOccluder:
         self.fast = bool(fast)
         self.hull_convention = hull_convention
         self.flip_tta = bool(flip_tta)
+        self.order_tie_margin = (None if order_tie_margin is None else
+                                 float(order_tie_margin))
 
         self.model = model
         if device is not None:
@@ -286,6 +302,13 @@ class DeOccluder:
         """Order matrices with ``order_method``."""
         touches = self._touches(scenes)
         if self.order_method == 'ours':
+            fallbacks = None
+            if self.order_tie_margin is not None:
+                fallbacks = [
+                    convex_order(scene.masks, touch, packed=scene.packed,
+                                 hull_convention=self.hull_convention)
+                    for scene, touch in zip(scenes, touches)
+                ]
             return completion_orders(
                 scenes,
                 self._predict,
@@ -293,7 +316,9 @@ class DeOccluder:
                 order_th=self.order_th,
                 eraser_dilation=self.eraser_dilation,
                 batch_size=self.batch_size,
-                size=self.input_size)
+                size=self.input_size,
+                tie_margin=self.order_tie_margin,
+                fallbacks=fallbacks)
         out = []
         for scene, touch in zip(scenes, touches):
             if self.order_method in ('area', 'area_large'):

@@ -39,7 +39,11 @@ def directed_pairs(pairs: Tensor) -> Tensor:
     return torch.stack([pairs, pairs.flip(1)], 1).reshape(-1, 2)
 
 
-def order_from_growth(num: int, pairs: Tensor, growth: Tensor) -> Tensor:
+def order_from_growth(num: int,
+                      pairs: Tensor,
+                      growth: Tensor,
+                      tie_margin: Optional[float] = None,
+                      fallback: Optional[Tensor] = None) -> Tensor:
     """Antisymmetric int8 order matrix from dual-completion growths.
 
     Args:
@@ -47,6 +51,12 @@ def order_from_growth(num: int, pairs: Tensor, growth: Tensor) -> Tensor:
         pairs (Tensor): ``(P, 2)`` unordered pairs ``(i, j)``.
         growth (Tensor): ``(P, 2)`` growth of ``i`` into ``j`` (column 0)
             and of ``j`` into ``i`` (column 1), any comparable dtype.
+        tie_margin (float, optional): Beyond the paper (None = the
+            reference rule): pairs whose growths differ by at most
+            ``tie_margin`` times the larger one (exact ties included) take
+            their value from ``fallback``.
+        fallback (Tensor, optional): ``(N, N)`` order used for those pairs
+            (e.g. the convex-hull order); needed with ``tie_margin``.
 
     Returns:
         Tensor: ``(N, N)`` int8, ``order[i, j] = +1`` if i occludes j.
@@ -56,6 +66,12 @@ def order_from_growth(num: int, pairs: Tensor, growth: Tensor) -> Tensor:
         return order
     growth = growth.to(pairs.device)
     value = torch.sign(growth[:, 1] - growth[:, 0]).to(torch.int8)
+    if tie_margin is not None:
+        larger = torch.maximum(growth[:, 0], growth[:, 1]).double()
+        diff = (growth[:, 1] - growth[:, 0]).abs().double()
+        near = diff <= float(tie_margin) * larger
+        fallback = fallback.to(pairs.device, torch.int8)
+        value[near] = fallback[pairs[near, 0], pairs[near, 1]]
     order[pairs[:, 0], pairs[:, 1]] = value
     order[pairs[:, 1], pairs[:, 0]] = -value
     return order
@@ -90,7 +106,10 @@ def completion_orders(scenes: Sequence[Scene],
                       order_th: float = 0.1,
                       eraser_dilation: int = 0,
                       batch_size: int = 64,
-                      size: int = 256) -> List[Tensor]:
+                      size: int = 256,
+                      tie_margin: Optional[float] = None,
+                      fallbacks: Optional[Sequence[Tensor]] = None
+                      ) -> List[Tensor]:
     """Order matrices of many images by batched dual completion.
 
     Args:
@@ -103,10 +122,16 @@ def completion_orders(scenes: Sequence[Scene],
         eraser_dilation (int): Square eraser dilation kernel (0 = off).
         batch_size (int): Directed pairs per network call.
         size (int): Network input side ``S``.
+        tie_margin (float, optional): See :func:`order_from_growth`.
+        fallbacks (Sequence[Tensor], optional): Per image, the order of
+            near-tied pairs (with ``tie_margin``).
 
     Returns:
         list[Tensor]: ``(N, N)`` int8 order matrices.
     """
+    if tie_margin is not None and (fallbacks is None
+                                   or len(fallbacks) != len(scenes)):
+        raise ValueError('tie_margin needs one fallback order per image')
     if touches is None:
         touches = [
             touching_pairs(s.masks, gap_tolerance, s.packed, s.bboxes)
@@ -128,6 +153,7 @@ def completion_orders(scenes: Sequence[Scene],
     run_completion(jobs, predict, consume, size, 'nearest', eraser_dilation,
                    batch_size)
     return [
-        order_from_growth(s.num, p, g.view(-1, 2))
-        for s, p, g in zip(scenes, pair_sets, growths)
+        order_from_growth(s.num, p, g.view(-1, 2), tie_margin,
+                          fallbacks[k] if fallbacks is not None else None)
+        for k, (s, p, g) in enumerate(zip(scenes, pair_sets, growths))
     ]
