@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / 'tests' / 'data' / 'reference_golden'
 sys.path.insert(0, str(ROOT / 'tools' / 'benchmarks'))
 
-from bench_ref_parity import run_mmdeocc  # noqa: E402
+from bench_ref_parity import build_deoccluders, run_mmdeocc  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -66,8 +66,9 @@ def test_exact_mode_equals_reference(golden, checkpoint):
     images = list(_golden_images(data))
     assert len(images) >= 8
     related = objects = 0
+    deoccluders = build_deoccluders(model, info['input_size'], fast=False)
     for name, modal, expected in images:
-        ours, _ = run_mmdeocc(model, modal, info['input_size'], fast=False)
+        ours, _ = run_mmdeocc(deoccluders, modal)
         assert set(ours) == set(expected)
         for kind, value in expected.items():
             np.testing.assert_array_equal(
