@@ -163,7 +163,46 @@ def _pair_hits(first: Tensor, second: Tensor, num: int,
     return hits
 
 
-def _unit_radius_touch(packed: PackedMasks, pixel_chunk: int) -> Tensor:
+def _touch_region(bboxes: Tensor, height: int,
+                  width: int) -> Optional[Tuple[int, int, int, int]]:
+    """The rectangle holding every pixel pair that can make a touch.
+
+    A pixel of object i and a 4-neighbouring (or the same) pixel of object j
+    both lie in the intersection of the two boxes grown by one pixel, so the
+    bounding rectangle of all those pairwise intersections holds all the
+    evidence of the radius-1 test.
+
+    Args:
+        bboxes (Tensor): ``(N, 4)`` tight ``xywh`` boxes (empty masks:
+            zero size).
+        height (int): Image height.
+        width (int): Image width.
+
+    Returns:
+        tuple | None: ``(y0, y1, x0, x1)`` (clipped to the image), or None
+        when no two grown boxes meet (nothing can touch).
+    """
+    boxes = bboxes.to('cpu', torch.long)
+    valid = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+    boxes = boxes[valid]
+    if boxes.shape[0] < 2:
+        return None
+    x0, y0 = boxes[:, 0] - 1, boxes[:, 1] - 1
+    x1, y1 = boxes[:, 0] + boxes[:, 2] + 1, boxes[:, 1] + boxes[:, 3] + 1
+    ix0 = torch.maximum(x0[:, None], x0[None])
+    ix1 = torch.minimum(x1[:, None], x1[None])
+    iy0 = torch.maximum(y0[:, None], y0[None])
+    iy1 = torch.minimum(y1[:, None], y1[None])
+    meet = (ix1 > ix0) & (iy1 > iy0)
+    meet.fill_diagonal_(False)
+    if not bool(meet.any()):
+        return None
+    return (max(0, int(iy0[meet].min())), min(height, int(iy1[meet].max())),
+            max(0, int(ix0[meet].min())), min(width, int(ix1[meet].max())))
+
+
+def _unit_radius_touch(packed: PackedMasks, pixel_chunk: int,
+                       bboxes: Optional[Tensor] = None) -> Tensor:
     """Touch matrix when every radius is 1 (not symmetrised).
 
     A pair touches iff a pixel holds both objects or two 4-neighbouring
@@ -174,12 +213,20 @@ def _unit_radius_touch(packed: PackedMasks, pixel_chunk: int) -> Tensor:
     Args:
         packed (PackedMasks): The packed masks.
         pixel_chunk (int): Bounds the transient memory.
+        bboxes (Tensor, optional): ``(N, 4)`` tight ``xywh`` boxes; when
+            given, only the :func:`_touch_region` is read.
 
     Returns:
         Tensor: ``(N, N)`` bool.
     """
     words = packed.words
     n = packed.num
+    if bboxes is not None:
+        region = _touch_region(bboxes, words.shape[1], words.shape[2])
+        if region is None:
+            return torch.zeros((n, n), dtype=torch.bool, device=words.device)
+        y0, y1, x0, x1 = region
+        words = words[:, y0:y1, x0:x1]
     if words.shape[0] == 1:
         several = torch.bitwise_and(words[0], words[0] - 1).bool()
     else:
@@ -216,8 +263,10 @@ def touching_pairs(masks: Tensor,
         gap_tolerance (int | float): See the module docstring; 0 is the
             reference test.
         packed (PackedMasks, optional): The packed masks, if already built.
-        bboxes (Tensor, optional): Modal ``xywh`` boxes (relative tolerance
-            only).
+        bboxes (Tensor, optional): The masks' *tight* ``xywh`` boxes
+            (:func:`~mmdeocc.structures.masks_to_bboxes`): sizes for the
+            relative tolerance and, for the reference test, the region
+            where touches can be (only that part of the image is read).
         pixel_chunk (int): Pixels handled per vectorised step (memory bound).
 
     Returns:
@@ -230,7 +279,10 @@ def touching_pairs(masks: Tensor,
         packed = PackedMasks.from_masks(masks, pixel_chunk)
     radii = touch_radii(masks, gap_tolerance, bboxes)
     if n == 0 or bool((radii == 1).all()):
-        touch = _unit_radius_touch(packed, pixel_chunk).to(masks.device)
+        # with the boxes at hand, only the region where touches can be is
+        # read (computing boxes just for this costs about what it saves)
+        touch = _unit_radius_touch(packed, pixel_chunk,
+                                   bboxes).to(masks.device)
     else:
         grown = packed.dilated(radii)
         touch = torch.zeros((n, n), dtype=torch.bool, device=masks.device)

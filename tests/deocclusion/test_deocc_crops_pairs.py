@@ -189,6 +189,15 @@ def test_touch_known_cases():
             for i, j in zip(*np.nonzero(np.triu(touching_pairs(masks, 2))))}
     assert got2 == expected | {(1, 2), (1, 3)}
     assert not touching_pairs(masks, 2)[6].any()  # the empty mask
+    # Reading only the region where grown boxes meet gives the same answer,
+    # also when no two boxes meet (far apart) or only one mask is left.
+    from mmdeocc.structures import masks_to_bboxes
+    assert torch.equal(touching_pairs(masks, bboxes=masks_to_bboxes(masks)),
+                       touch)
+    far = masks[[0, 4]]
+    assert not touching_pairs(far, bboxes=masks_to_bboxes(far)).any()
+    one = masks[[0, 6]]
+    assert not touching_pairs(one, bboxes=masks_to_bboxes(one)).any()
 
 
 def test_relative_tolerance_scales_with_size():
