@@ -35,8 +35,8 @@ from typing import List, Optional
 
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # docs/benchmarks.md
 
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+import torch  # noqa: E402,F401  (after OMP_WAIT_POLICY is set)
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.dist import get_dist_info  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 
@@ -46,9 +46,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmdeocc.apis.recompose_cache import (  # noqa: E402
     RecomposeCacheBuildError, RecomposeCacheSummary, build_recompose_cache)
 from mmdeocc.datasets.formats import READERS  # noqa: E402
-from mmdeocc.utils.cli import run_tool  # noqa: E402
+from mmdeocc.utils.cli import load_tool_config, run_tool  # noqa: E402
 from mmdeocc.utils.distributed import (  # noqa: E402
-    init_job_distributed, resolve_job_device)
+    finish_job_distributed, init_job_distributed, resolve_job_device)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -114,14 +114,7 @@ def main(argv: Optional[List[str]] = None) -> RecomposeCacheSummary:
     from mmdeocc.deocclusion import ContentCompleter, build_deoccluder
     from mmdeocc.models import load_pcnet_c
     args = parse_args(argv)
-    if args.config.lower() == 'none':
-        cfg = Config(dict())
-    elif not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file not found: {args.config}')
-    else:
-        cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args.config, args.cfg_options)
     for path in (args.pcnet_m, args.pcnet_c):
         if not osp.isfile(path):
             raise FileNotFoundError(f'checkpoint not found: {path}')
@@ -147,9 +140,7 @@ def main(argv: Optional[List[str]] = None) -> RecomposeCacheSummary:
             f'{summary.seconds:.1f} s '
             f'({summary.images_processed / summary.seconds:.2f} images/s, '
             f'device {device})', logger='current')
-    if args.launcher != 'none' and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+    finish_job_distributed(args.launcher)
     return summary
 
 

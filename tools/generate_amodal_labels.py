@@ -47,7 +47,7 @@ from typing import Any, Dict, List, Optional
 
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # docs/benchmarks.md
 
-import torch  # noqa: E402
+import torch  # noqa: E402,F401  (after OMP_WAIT_POLICY is set)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import get_dist_info  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
@@ -59,8 +59,9 @@ from mmdeocc.apis.amodal_labels import (  # noqa: E402
     LABEL_METHODS, NETWORK_METHODS, AmodalLabelError,
     LabelGenerationSummary, generate_amodal_labels)
 from mmdeocc.datasets.formats import READERS  # noqa: E402
+from mmdeocc.utils.cli import load_tool_config  # noqa: E402
 from mmdeocc.utils.distributed import (  # noqa: E402
-    init_job_distributed, resolve_job_device)
+    finish_job_distributed, init_job_distributed, resolve_job_device)
 
 NONE = 'none'
 
@@ -148,14 +149,7 @@ def load_label_config(path: str,
     Returns:
         dict: ``deoccluder`` (options dict) and ``model`` (dict or None).
     """
-    if path.lower() == NONE:
-        cfg = Config(dict(deoccluder=dict()))
-    else:
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'config file not found: {path}')
-        cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_tool_config(path, cfg_options, dict(deoccluder=dict()))
     deocc = cfg.get('deoccluder', None) or {}
     if not isinstance(deocc, dict):
         raise AmodalLabelError(
@@ -268,8 +262,7 @@ def main(argv: Optional[List[str]] = None) -> LabelGenerationSummary:
             f'rank {rank}/{world_size}: {summary.images_processed} images in '
             f'{summary.seconds:.1f} s = {summary.images_per_s:.2f} images/s '
             f'(device {device}, method {method})', logger='current')
-    if args.launcher != 'none' and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    finish_job_distributed(args.launcher)
     return summary
 
 

@@ -49,6 +49,7 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmdeocc.utils.cli import run_tool  # noqa: E402
+from mmdeocc.utils.distributed import finish_job_distributed  # noqa: E402
 
 #: The visualizer drawing amodal masks, invisible parts and the order graph.
 DEOCCLUSION_VISUALIZER = 'DeOcclusionVisualizer'
@@ -309,12 +310,7 @@ def main(argv: Optional[List[str]] = None) -> Any:
     else:
         runner = Runner.from_cfg(cfg)
     metrics = runner.test()
-    import torch
-    if cfg.launcher != 'none' and torch.distributed.is_initialized():
-        # every rank is done before the group's threads go away (exiting
-        # with a live gloo group can abort the process)
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+    finish_job_distributed(cfg.launcher)
     return metrics
 
 

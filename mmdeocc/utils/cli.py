@@ -11,9 +11,9 @@ import os
 import os.path as osp
 import pickle
 import sys
-from typing import Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
-__all__ = ['USER_ERRORS', 'DEBUG_ENV', 'run_tool']
+__all__ = ['USER_ERRORS', 'DEBUG_ENV', 'run_tool', 'load_tool_config']
 
 #: Exceptions that mean "the input is wrong", reported in one line.
 USER_ERRORS = (ValueError, OSError, LookupError, pickle.UnpicklingError)
@@ -59,3 +59,33 @@ def run_tool(main: Callable[[Optional[List[str]]], Optional[int]],
         print(f'{prog}: interrupted', file=sys.stderr)
         return 130
     return status if isinstance(status, int) else 0
+
+
+def load_tool_config(path: str,
+                     cfg_options: Optional[Dict[str, Any]] = None,
+                     default: Optional[Dict[str, Any]] = None) -> Any:
+    """A tool's optional config: a file, or ``'none'`` for ``default``.
+
+    Args:
+        path (str): Config file, or ``'none'`` (any case).
+        cfg_options (dict, optional): Dotted overrides
+            (``--cfg-options``), merged last.
+        default (dict, optional): Content used for ``'none'`` (default:
+            empty).
+
+    Returns:
+        mmengine.config.Config: The config.
+
+    Raises:
+        FileNotFoundError: ``path`` is neither ``'none'`` nor a file.
+    """
+    from mmengine.config import Config
+    if path.lower() == 'none':
+        cfg = Config(dict(default or {}))
+    elif not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    else:
+        cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg

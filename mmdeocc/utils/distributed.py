@@ -7,7 +7,9 @@ from typing import Optional, Type
 import torch
 from mmengine.dist import init_dist
 
-__all__ = ['resolve_job_device', 'init_job_distributed']
+__all__ = [
+    'resolve_job_device', 'init_job_distributed', 'finish_job_distributed'
+]
 
 
 def resolve_job_device(device: Optional[str],
@@ -65,3 +67,20 @@ def init_job_distributed(launcher: str, device: str) -> None:
         torch.cuda.set_device(torch.device(device))
     else:
         torch.distributed.init_process_group(backend='gloo')
+
+
+def finish_job_distributed(launcher: str) -> None:
+    """End a job's process group: wait for every rank, then tear it down.
+
+    Every rank must be done before the group's threads go away (a process
+    that exits with a live gloo group can abort). A no-op without a
+    launcher or without a group.
+
+    Args:
+        launcher (str): The tool's ``--launcher`` (``'none'`` = single
+            process).
+    """
+    import torch.distributed as dist
+    if launcher != 'none' and dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
