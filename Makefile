@@ -12,7 +12,7 @@ setup:
 
 demo: setup
 	$(VENV_PY) tools/infer.py demo/images --masks-from demo/annotations.json \
-		--pcnet-m checkpoints/pcnet_m_coco128.pth \
+		--pcnet-m checkpoints/pcnet_m_coco128_128k.pth \
 		--pcnet-c checkpoints/pcnet_c_w025_coco128.pth --out-dir $(DEMO_OUT)
 	@echo "Demo outputs written to $(DEMO_OUT)/ (pictures, content layers and JSON per image)."
 

@@ -155,3 +155,22 @@ def test_recompose_block_runs(scratch):
     cache = scratch / 'data' / 'scenes' / 'recompose_train' / 'recompose_cache'
     assert len(list((cache / 'entries').glob('*.npz'))) == 6
     assert (scratch / 'grid.png').is_file()
+
+
+def test_heldout_outline_block_runs(scratch):
+    """Split COCO128, cut the held-out outlines, compose scenes and
+    evaluate, as the README says (6 of its 200 scenes)."""
+    block = block_containing('bash', 'tools/dataset_converters/split_coco.py')
+    assert '--num-scenes 200' in block
+    (scratch / 'data' / 'shapes').unlink()  # written here, not in the clone
+    (scratch / 'data' / 'coco128').mkdir()
+    (scratch / 'data' / 'coco128' / 'annotations').symlink_to(
+        ROOT / 'data' / 'coco128' / 'annotations')
+    for command in commands(block):
+        command = command.replace('--num-scenes 200', '--num-scenes 6')
+        proc = run_shell(command, scratch)
+        assert proc.returncode == 0, f'{command}\n{proc.stderr[-2000:]}'
+    shapes = list((scratch / 'data' / 'shapes' / 'coco128_holdout').glob(
+        '*.png'))
+    assert len(shapes) == 80
+    assert 'Ours (PCNet-M)' in proc.stdout and 'OG (ours)' in proc.stdout

@@ -20,11 +20,12 @@ Examples::
 
     # masks from annotations (the demo: `make demo`)
     python tools/infer.py demo/images --masks-from demo/annotations.json \\
-        --pcnet-m checkpoints/pcnet_m_coco128.pth --out-dir outputs/demo
+        --pcnet-m checkpoints/pcnet_m_coco128_128k.pth \\
+        --out-dir outputs/demo
 
     # ... and complete the content of the invisible parts (PCNet-C)
     python tools/infer.py demo/images --masks-from demo/annotations.json \\
-        --pcnet-m checkpoints/pcnet_m_coco128.pth \\
+        --pcnet-m checkpoints/pcnet_m_coco128_128k.pth \\
         --pcnet-c checkpoints/pcnet_c_w025_coco128.pth --out-dir outputs/demo
 
     # masks from the committed tiny detector, on a folder of video frames

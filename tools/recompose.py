@@ -17,7 +17,7 @@ Examples::
     # object 1 to the front
     python tools/recompose.py demo/images/000000000438.jpg \\
         --masks-from demo/annotations.json \\
-        --pcnet-m checkpoints/pcnet_m_coco128.pth \\
+        --pcnet-m checkpoints/pcnet_m_coco128_128k.pth \\
         --pcnet-c checkpoints/pcnet_c_coco128.pth \\
         --delete 2 --move 5 40 -10 --to-front 1 --out outputs/recomposed.png
 
