@@ -20,6 +20,7 @@ import sys
 
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # docs/benchmarks.md
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
@@ -27,6 +28,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mmdeocc.engine.cpu_amp import training_precision  # noqa: E402
 from mmdeocc.engine.effective_batch import EffectiveBatchError  # noqa: E402
 from mmdeocc.engine.effective_batch import (apply_effective_batch,
                                             world_size_from_env)
@@ -51,7 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         '(default: ./work_dirs/<config name>)')
     parser.add_argument(
         '--amp', action='store_true',
-        help='enable automatic mixed precision training')
+        help='mixed precision: fp16 AMP on CUDA, bf16 autocast on CPUs with '
+        'native bf16 (AVX512-BF16 / AMX), ignored on other CPUs')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint; without a path, resume from '
@@ -91,13 +94,7 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in the config.',
-                      logger='current', level=logging.WARNING)
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+        enable_amp(cfg)
     try:
         apply_effective_batch(cfg, world_size_from_env(args.launcher))
     except EffectiveBatchError as err:
@@ -109,6 +106,36 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.resume = True
         cfg.load_from = args.resume
     return cfg
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the config's optimiser wrapper to mixed precision, in place.
+
+    CUDA: mmengine's ``AmpOptimWrapper`` (fp16, dynamic loss scale). CPU
+    with native bf16 (AVX512-BF16 / AMX): bf16 autocast
+    (``CPUBF16OptimWrapper``). CPU without: stays fp32, with a warning
+    (emulated bf16 is many times slower; docs/benchmarks.md).
+
+    Args:
+        cfg (Config): The training config.
+    """
+    optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if optim_wrapper in ('AmpOptimWrapper', 'CPUBF16OptimWrapper'):
+        print_log('AMP training is already enabled in the config.',
+                  logger='current', level=logging.WARNING)
+        return
+    precision = training_precision(torch.cuda.is_available())
+    if precision == 'cuda_amp':
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    elif precision == 'cpu_bf16':
+        cfg.optim_wrapper.type = 'CPUBF16OptimWrapper'
+        print_log('--amp: bf16 autocast on this CPU (native bf16)',
+                  logger='current')
+    else:
+        print_log('--amp ignored: this CPU has no native bf16 (emulated '
+                  'bf16 is slower than fp32); training in fp32',
+                  logger='current', level=logging.WARNING)
 
 
 def main(argv=None) -> None:

@@ -8,8 +8,13 @@ all in the same run, and prints a table::
     python tools/benchmarks/bench_pcnet_m_train.py \
         --ann data/coco128/annotations/instances_train2017.json \
         --widths 0.5,1,2 --sizes 128,256 --batch-size 8 --iters 5
+
+``--precisions fp32,bf16,bf16-cl`` adds bf16 autocast (what
+``tools/train.py --amp`` runs on a CPU with native bf16) and bf16 autocast
+with channels-last weights and inputs, timed on the same batches.
 """
 import argparse
+import contextlib
 import time
 from typing import List
 
@@ -37,6 +42,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="'auto' (CUDA if available), 'cpu' or 'cuda'")
     parser.add_argument('--threads', type=int, default=0,
                         help='torch CPU threads (0 = leave as is)')
+    parser.add_argument(
+        '--precisions', default='fp32',
+        help='comma-separated: fp32, bf16 (autocast), bf16-cl (autocast + '
+        'channels-last)')
     return parser.parse_args(argv)
 
 
@@ -57,10 +66,27 @@ def make_batches(ann: str, data_format: str, size: int, batch_size: int,
 
 
 def time_training(width: float, size: int, batches: List[dict],
-                  device: torch.device) -> float:
-    """Seconds per training iteration (mean over all but the first batch)."""
+                  device: torch.device, precision: str = 'fp32') -> float:
+    """Seconds per training iteration (mean over all but the first batch).
+
+    Args:
+        width (float): UNet width multiplier.
+        size (int): Crop side.
+        batches (list[dict]): Collated batches (the first one warms up).
+        device (torch.device): Where to train.
+        precision (str): ``'fp32'``, ``'bf16'`` (autocast) or ``'bf16-cl'``
+            (autocast + channels-last).
+
+    Returns:
+        float: Mean seconds per iteration.
+    """
     from mmdeocc.models import PCNetM
+    if precision not in ('fp32', 'bf16', 'bf16-cl'):
+        raise SystemExit(f'--precisions: unknown precision {precision!r}')
+    channels_last = precision == 'bf16-cl'
     model = PCNetM(width=width, in_size=size).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     model.train()
     optim = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     times = []
@@ -69,7 +95,14 @@ def time_training(width: float, size: int, batches: List[dict],
             torch.cuda.synchronize()
         start = time.perf_counter()
         data = model.data_preprocessor(batch, training=True)
-        loss = model(**data, mode='loss')['loss']
+        if channels_last:
+            data['inputs'] = data['inputs'].contiguous(
+                memory_format=torch.channels_last)
+        autocast = (torch.autocast(device_type=device.type,
+                                   dtype=torch.bfloat16)
+                    if precision != 'fp32' else contextlib.nullcontext())
+        with autocast:
+            loss = model(**data, mode='loss')['loss']
         optim.zero_grad()
         loss.backward()
         optim.step()
@@ -93,15 +126,21 @@ def main(argv=None) -> None:
     sizes = [int(s) for s in args.sizes.split(',')]
     print(f'device={device} threads={torch.get_num_threads()} '
           f'batch={args.batch_size} iters={args.iters}')
-    print('| width | crop | s/iter | iter/s | samples/s |')
-    print('|---|---|---|---|---|')
+    precisions = [p for p in args.precisions.split(',') if p]
+    print('| width | crop | precision | s/iter | iter/s | samples/s | '
+          'vs fp32 |')
+    print('|---|---|---|---|---|---|---|')
     for size in sizes:
         batches = make_batches(args.ann, args.format, size, args.batch_size,
                                args.iters + 1)
         for width in widths:
-            sec = time_training(width, size, batches, device)
-            print(f'| {width:g} | {size} | {sec:.3f} | {1 / sec:.2f} | '
-                  f'{args.batch_size / sec:.1f} |', flush=True)
+            first = None
+            for precision in precisions:
+                sec = time_training(width, size, batches, device, precision)
+                first = first or sec
+                print(f'| {width:g} | {size} | {precision} | {sec:.3f} | '
+                      f'{1 / sec:.2f} | {args.batch_size / sec:.1f} | '
+                      f'{first / sec:.2f}x |', flush=True)
 
 
 if __name__ == '__main__':
