@@ -81,10 +81,13 @@ def test_effective_batch_accumulates_and_counts_updates(tmp_path, monkeypatch):
     and the log says so."""
     monkeypatch.chdir(ROOT)
     work_dir = tmp_path / 'work'
+    # mmengine names a run's logger after config + second: a run started in
+    # the same second as an earlier one of this process would log into the
+    # earlier run's file, so this run gets a name of its own.
     train_tool.main([
         'configs/pcnet_m_coco128_cpu.py', '--work-dir', str(work_dir),
         '--cfg-options', 'train_cfg.max_iters=4', 'effective_batch_size=16',
-        *TINY
+        'experiment_name=effective_batch_test', *TINY
     ])
     from mmdeocc.utils import safe_torch_load
     state = safe_torch_load(str(work_dir / 'iter_8.pth'))
