@@ -128,7 +128,7 @@ def main(argv=None) -> None:
           f'batch={args.batch_size} iters={args.iters}')
     precisions = [p for p in args.precisions.split(',') if p]
     print('| width | crop | precision | s/iter | iter/s | samples/s | '
-          'vs fp32 |')
+          f'vs {precisions[0]} |')
     print('|---|---|---|---|---|---|---|')
     for size in sizes:
         batches = make_batches(args.ann, args.format, size, args.batch_size,
@@ -137,7 +137,8 @@ def main(argv=None) -> None:
             first = None
             for precision in precisions:
                 sec = time_training(width, size, batches, device, precision)
-                first = first or sec
+                if first is None:
+                    first = sec
                 print(f'| {width:g} | {size} | {precision} | {sec:.3f} | '
                       f'{1 / sec:.2f} | {args.batch_size / sec:.1f} | '
                       f'{first / sec:.2f}x |', flush=True)

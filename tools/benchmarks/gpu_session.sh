@@ -7,8 +7,9 @@
 #      /tmp/site and build mmcv 2.1.0 with its CPU ops from the carried
 #      source (the GPU is hidden during the build so that no CUDA ops are
 #      compiled: mmdeocc needs none);
-#   2. a 60-update probe of configs/pcnet_m/pcnet-m_unet-w2_1xb64_coco128-
-#      train104_gpu.py measures seconds per update (data loading included);
+#   2. a 60-update probe of configs/pcnet_m/pcnet-m_unet-w2_1xb64-4k_
+#      coco128-train104.py measures seconds per update (data loading
+#      included);
 #   3. the real run, with max_iters (and the cosine schedule's length) set
 #      to the updates that fit the time left before the benchmark's share;
 #      its last checkpoint is slimmed to fp16 weights + meta;
