@@ -15,7 +15,7 @@ from mmdeocc.utils.validation import check_choice
 from .amodal import completion_amodal
 from .baselines import (HULL_CONVENTIONS, area_order, convex_hulls,
                         convex_order, convexr_amodal, raw_amodal, yaxis_order)
-from .fast import default_fast_dtype, prepare_fast_model
+from .fast import default_fast_dtype, fast_cpu_sub_batch, prepare_fast_model
 from .methods import (AMODAL_METHODS, NETWORK_AMODAL_METHODS,
                       NETWORK_ORDER_METHODS, ORDER_METHODS)
 from .ordering import completion_orders
@@ -92,11 +92,16 @@ class DeOccluder:
             slanted edges; :func:`.baselines.convex_hull_mask`).
         cpu_batch_size (int, optional): On CPU, each batch goes through the
             network in sub-batches of at most this many crops. ``None``
-            (default) = 1 with one intra-op thread, else ``4 x threads``:
-            on a 2-core AVX2 CPU, PCNet-M w=2 ran 0.31 s/crop at sub-batch
-            1 vs 0.43 at 4-8 with one thread, and 0.54 at 8 vs 0.73 at 1
-            with two (large CPU batches overflow the caches;
-            docs/benchmarks.md). Results do not depend on it.
+            (default) = ``4 x threads`` with several intra-op threads;
+            with one thread 1 in exact mode (the reference's batch-1
+            network) and, in fast mode, as many crops as keep
+            ``width x S^2 x crops <= 2**17`` (:func:`fast_cpu_sub_batch`:
+            16 for the committed width-0.5 / 128-px models, 1 at the
+            released width 2 / 256 px). On a 2-core AVX2 CPU, PCNet-M w=2
+            ran 0.31 s/crop at sub-batch 1 vs 0.43 at 4-8 with one thread,
+            and 0.54 at 8 vs 0.73 at 1 with two (large CPU batches overflow
+            the caches; docs/benchmarks.md). Exact-mode results do not
+            depend on it.
         flip_tta (bool): Test-time augmentation beyond the paper (off in
             every reference config): average each crop's foreground
             probabilities with those of its horizontal mirror (mirrored
@@ -235,7 +240,13 @@ class DeOccluder:
         if self.cpu_batch_size is not None:
             return self.cpu_batch_size
         threads = torch.get_num_threads()
-        return 1 if threads <= 1 else 4 * threads
+        if threads > 1:
+            return 4 * threads
+        if not self.fast:
+            return 1
+        unet = getattr(self.model, 'unet', None)
+        return fast_cpu_sub_batch(float(getattr(unet, 'width', 2.0)),
+                                  self.input_size)
 
     def _autocast(self):
         """The autocast context of fast mode (a no-op otherwise)."""

@@ -41,6 +41,29 @@ def default_fast_dtype(device: torch.device) -> Optional[torch.dtype]:
     return None
 
 
+#: Activation budget of one single-thread fast-mode CPU sub-batch, in units
+#: of (UNet width x crop pixels): the per-crop time of the folded bf16
+#: network falls with the sub-batch until a batch's feature maps outgrow
+#: the caches (docs/benchmarks.md, "Fast-mode CPU sub-batches").
+FAST_CPU_BATCH_BUDGET = 2**17
+
+
+def fast_cpu_sub_batch(width: float, input_size: int) -> int:
+    """Crops per single-thread network call in fast mode on CPU.
+
+    Args:
+        width (float): UNet width multiplier (2 = the reference network).
+        input_size (int): Crop side ``S``.
+
+    Returns:
+        int: ``max(1, FAST_CPU_BATCH_BUDGET // (width * S^2))``: 16 at width
+        0.5 / 128 px, 4 at width 2 / 128 px or width 0.5 / 256 px, 1 at
+        width 2 / 256 px.
+    """
+    cost = max(float(width), 1e-3) * int(input_size)**2
+    return max(1, int(FAST_CPU_BATCH_BUDGET // cost))
+
+
 def fold_batchnorm(model: nn.Module) -> int:
     """Fold eval-mode BatchNorm2d layers into the preceding Conv2d, in place.
 

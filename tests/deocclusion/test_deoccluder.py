@@ -7,6 +7,7 @@ from deocc_helpers import random_pcnet, synthetic_scene
 from mmdeocc.deocclusion import (DeOcclusionConfigError, DeOccluder,
                                  DeOcclusionInputError, ancestor_matrix,
                                  build_deoccluder, touching_pairs)
+from mmdeocc.deocclusion.fast import fast_cpu_sub_batch
 from mmdeocc.deocclusion.reference import reference_amodal, reference_order
 from mmdeocc.structures import DeOcclusionResult
 
@@ -125,8 +126,17 @@ def test_200_objects_in_one_image_bounded_batches():
     small = DeOccluder(model, batch_size=32, cpu_batch_size=8)(masks)
     assert max(calls) == 8 and sum(calls) == 2 * num_pairs + 200
     assert DeOccluder(model)._cpu_sub_batch() == 1
+    # Fast mode with one thread sizes sub-batches by the network's work per
+    # crop (width x S^2); several threads keep 4 per thread in both modes.
+    fast = DeOccluder(model, fast=True)
+    width, size = float(model.unet.width), fast.input_size
+    assert fast._cpu_sub_batch() == fast_cpu_sub_batch(width, size) == max(
+        1, 2**17 // int(width * size * size))
+    assert fast_cpu_sub_batch(0.5, 128) == 16
+    assert fast_cpu_sub_batch(2, 256) == 1
     torch.set_num_threads(2)
     assert DeOccluder(model)._cpu_sub_batch() == 8
+    assert fast._cpu_sub_batch() == 8
     assert torch.equal(small.order, result.order)
     assert torch.equal(small.amodal_masks, result.amodal_masks)
 
