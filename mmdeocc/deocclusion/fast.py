@@ -44,7 +44,8 @@ def default_fast_dtype(device: torch.device) -> Optional[torch.dtype]:
 #: Activation budget of one single-thread fast-mode CPU sub-batch, in units
 #: of (UNet width x crop pixels): the per-crop time of the folded bf16
 #: network falls with the sub-batch until a batch's feature maps outgrow
-#: the caches (docs/benchmarks.md, "Fast-mode CPU sub-batches").
+#: the caches (docs/benchmarks.md, "Fast mode with sub-batches sized by
+#: the network's work").
 FAST_CPU_BATCH_BUDGET = 2**17
 
 

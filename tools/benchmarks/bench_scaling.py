@@ -9,7 +9,7 @@ seen (iterations x batch x accumulation), training hours (the logged
 seconds per iteration summed, i.e. wall time of the run on its machine),
 ordering accuracy on occluded pairs and OG / NOG amodal mIoU; the geometric
 baselines (Convex ordering, Convex^R amodal) are evaluated once. Optionally
-draws accuracy vs samples and vs hours (``--plot``)::
+draws accuracy vs samples and vs core-hours (``--plot``)::
 
     python tools/benchmarks/bench_scaling.py \\
         work_dirs/pcnet_m_w05_c128_adam_128k_shapes_cpu --every 2 \\
@@ -77,7 +77,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'hours x threads)')
     parser.add_argument('--json', default=None, help='write the rows here')
     parser.add_argument('--plot', default=None,
-                        help='draw accuracy vs samples / hours to this PNG')
+                        help='draw accuracy vs samples / core-hours to '
+                        'this PNG')
     args = parser.parse_args(argv)
     if not args.work_dirs and not args.merge:
         parser.error('give training work dirs and/or --merge reports')
@@ -228,7 +229,7 @@ def _x(row: Dict[str, Any], key: str) -> float:
 
 def draw(rows: Sequence[Dict[str, Any]], baseline: Dict[str, Any],
          path: str) -> None:
-    """Accuracy vs samples and vs hours.
+    """Accuracy vs samples and vs core-hours.
 
     Final checkpoints (a run's fully decayed end) of one recipe (width,
     crop, optimiser) are joined by a solid line, so a line is the recipe's
